@@ -1,0 +1,21 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from .config import Config, load_config
+from .extensions import csrf
+
+
+def create_app(config: Config | None = None) -> Flask:
+    """Build the Flask app from a parsed :class:`Config` (default: from the environment)."""
+    config = config or load_config()
+    app = Flask(__name__, instance_path=str(config.instance_path))
+    app.config.from_mapping(config.flask_mapping())
+    csrf.init_app(app)
+
+    from .web import register_blueprints
+
+    register_blueprints(app)
+    return app

@@ -1,0 +1,22 @@
+"""The ``exchange`` command line: a Flask CLI group with one module per area."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import FlaskGroup
+
+
+def _create_app():  # type: ignore[no-untyped-def]
+    from exchange.app import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=True)
+def main() -> None:
+    """The children's social care benchmarking exchange."""
+
+
+from . import data, serve, synth, templates  # noqa: E402  (commands register on ``main``)
+
+__all__ = ["data", "main", "serve", "synth", "templates"]

@@ -1,0 +1,11 @@
+"""Server-rendered portal: one blueprint module per area."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_blueprints(app: Flask) -> None:
+    from . import catalogue
+
+    app.register_blueprint(catalogue.bp)

@@ -1,0 +1,1 @@
+"""Celery application, thin tasks and the pure analytics they call."""

@@ -1,0 +1,1 @@
+"""Pure, vectorised analytics: DataFrames in, DataFrames out."""
