@@ -57,6 +57,9 @@ class ReadResult:
     problems: list[Problem] = field(default_factory=list)
 
 
+_BOM = b"\xef\xbb\xbf"
+_NON_SPACE = re.compile(rb"\S")
+_DICTIONARY = pa.dictionary(pa.int32(), pa.string())
 _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ZIP_MAGIC = b"PK\x03\x04"
 
@@ -76,12 +79,15 @@ def read_upload(
     filename: str,
     *,
     header_hint: frozenset[str] = frozenset(),
+    categorical: frozenset[str] = frozenset(),
     limits: FileLimits | None = None,
 ) -> ReadResult:
-    """Read CSV or XLSX bytes. ``header_hint`` names columns that identify the data sheet."""
+    """Read CSV or XLSX bytes. ``header_hint`` names columns that identify the data sheet;
+    ``categorical`` names (normalised) columns with few distinct values, read as pandas
+    categoricals so later checks run once per distinct value rather than once per row."""
     limits = limits or FileLimits()
     suffix = Path(filename).suffix.lower()
-    if not data.removeprefix(b"\xef\xbb\xbf").strip():
+    if not _NON_SPACE.search(data, 3 if data.startswith(_BOM) else 0):
         raise _fail("file_empty", "The file is empty: it has no header row and no data.")
     if data.startswith(_OLE2_MAGIC):
         raise _fail(
@@ -99,7 +105,7 @@ def read_upload(
         raise _fail("file_type", "This is a PDF. Upload the data as CSV or XLSX.")
     if suffix not in {".csv", ".txt", ""}:
         raise _fail("file_type", f"Files of type {suffix!r} are not accepted. Upload CSV or XLSX.")
-    return _read_csv(data)
+    return _read_csv(data, categorical)
 
 
 _MACRO_MESSAGE = (
@@ -126,17 +132,14 @@ def _check_utf8(data: bytes) -> None:
             "'Save as' > 'CSV UTF-8 (Comma delimited)'.",
             row=row,
         ) from None
+
+
+def _read_csv(data: bytes, categorical: frozenset[str] = frozenset()) -> ReadResult:
     if b"\x00" in data[:65536]:
         raise _fail(
             "file_encoding",
             "The file contains NUL bytes: it is binary or UTF-16. Save it as 'CSV UTF-8'.",
         )
-
-
-def _read_csv(data: bytes) -> ReadResult:
-    _check_utf8(data)
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
     invalid: list[object] = []
 
     def on_invalid(row: object) -> str:
@@ -144,7 +147,8 @@ def _read_csv(data: bytes) -> ReadResult:
         return "skip"
 
     try:
-        header_line = data.split(b"\n", 1)[0].decode("utf-8").rstrip("\r")
+        end = data.find(b"\n")
+        header_line = data[: end if end >= 0 else len(data)].decode("utf-8-sig").rstrip("\r")
         headers = next(csv.reader([header_line]))
         table = pacsv.read_csv(
             io.BytesIO(data),
@@ -155,12 +159,17 @@ def _read_csv(data: bytes) -> ReadResult:
                 invalid_row_handler=on_invalid,
             ),
             convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(headers, pa.string()),
+                column_types={
+                    h: _DICTIONARY if normalise_header(h) in categorical else pa.string()
+                    for h in headers
+                },
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
             ),
         )
-    except (pa.ArrowInvalid, StopIteration):
+    except (pa.ArrowInvalid, StopIteration, UnicodeDecodeError):
+        # Arrow checks UTF-8 as it reads; name the first bad byte's row if that was the cause.
+        _check_utf8(data)
         table = None
     if table is None or invalid or len(set(headers)) != len(headers):
         # Rare shapes (ragged rows, duplicate headers): the slow, exact reader names the rows.
@@ -171,7 +180,7 @@ def _read_csv(data: bytes) -> ReadResult:
 
 
 def _read_csv_exact(data: bytes) -> ReadResult:
-    text = data.decode("utf-8")
+    text = data.decode("utf-8-sig")
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         headers = next(reader)
@@ -226,6 +235,13 @@ def _check_duplicate_headers(headers: list[str]) -> None:
         seen[key] = i
 
 
+def _blank_cells(series: pd.Series) -> np.ndarray:
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        per_category = np.array([not str(c).strip() for c in series.cat.categories] + [True])
+        return per_category[series.cat.codes.to_numpy()]
+    return (series.str.len() == 0).to_numpy()
+
+
 def _finish(frame: pd.DataFrame, headers: list[str], sheet: str | None) -> ReadResult:
     _check_duplicate_headers(headers)
     original: dict[str, str] = {}
@@ -241,11 +257,13 @@ def _finish(frame: pd.DataFrame, headers: list[str], sheet: str | None) -> ReadR
     if "" in frame.columns:
         frame = frame.drop(columns=[""])
     # Wholly blank rows (common at the end of exported sheets) are not data.
-    cells = frame.drop(columns=[ROW_COLUMN])
-    if len(cells.columns):
+    cells = [c for c in frame.columns if c != ROW_COLUMN]
+    if cells and len(frame):
         blank = np.ones(len(frame), dtype=bool)
-        for col in cells.columns:
-            blank &= (cells[col].str.len() == 0).to_numpy() if len(frame) else blank
+        for col in cells:
+            blank &= _blank_cells(frame[col])
+            if not blank.any():
+                break
         if blank.any():
             frame = frame.loc[~blank].reset_index(drop=True)
     return ReadResult(frame=frame, columns=list(original), original_headers=original, sheet=sheet)

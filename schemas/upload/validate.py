@@ -14,7 +14,7 @@ from __future__ import annotations
 import difflib
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -27,17 +27,16 @@ from schemas.catalogue import Catalogue, load_catalogue
 from schemas.periods import TIME_IDENTIFIERS, PeriodError, parse_period
 from schemas.reference import ReferenceData, load_reference
 
-from . import checks
 from .columns import (
     EES_SYMBOLS,
     GEOGRAPHY_OPTIONAL,
     IDENTITY_COLUMNS,
-    KEY_COLUMNS,
     MEASURE_COLUMNS,
     TOTAL,
 )
 from .reading import ROW_COLUMN, FileLimits, UploadReadError, read_upload
 from .report import Problem, ValidationReport
+from .rules import RULES, RowFacts, details, rules_for
 
 __all__ = ["ValidationContext", "build_upload_model", "validate_frame", "validate_upload"]
 
@@ -91,7 +90,13 @@ class ValidationContext:
                     "negative_ok": mt.value_may_be_negative,
                     **{f"req_{c}": c in mt.required for c in MEASURE_COLUMNS},
                     **{f"use_{c}": c in (*mt.required, *mt.optional) for c in MEASURE_COLUMNS},
-                    "counts": mt.counts,
+                    **{f"count_{c}": c in mt.counts for c in MEASURE_COLUMNS},
+                    # Numeric codes for the hot path: 1 numerator; 1 denominator, 2 respondents.
+                    "num_code": 1 if mt.value_numerator == "numerator" else 0,
+                    "den_code": {"denominator": 1, "respondents": 2}.get(
+                        mt.value_denominator or "", 0
+                    ),
+                    "is_yes_no": mt.value_kind == "yes_no",
                 }
             )
         return pd.DataFrame(rows).set_index("indicator_id")
@@ -137,137 +142,23 @@ class ValidationContext:
         return self.reference.codes_valid_for(period.start, period.end)
 
 
-@dataclass
-class _Derived:
-    """Per-row facts computed once per validation and shared by the dataframe checks."""
-
-    frame: pd.DataFrame
-    ctx: ValidationContext
-    messages: dict[str, pd.Series] = field(default_factory=dict)
-
-    @cached_property
-    def info(self) -> pd.DataFrame:
-        """The catalogue facts of each row's indicator (NaN for unknown indicators)."""
-        ids = self.frame["indicator_id"].astype("str").str.strip()
-        return self.ctx.indicators.reindex(ids.to_numpy()).set_index(self.frame.index)
-
-    @cached_property
-    def known_indicator(self) -> pd.Series:
-        return self.info["measure_type"].notna()
-
-    def number(self, column: str) -> pd.Series:
-        if column not in self.frame:
-            return pd.Series(np.nan, index=self.frame.index)
-        return self._numbers[column]
-
-    @cached_property
-    def _numbers(self) -> dict[str, pd.Series]:
-        return {c: checks.parse_numbers(self.frame[c]) for c in MEASURE_COLUMNS if c in self.frame}
-
-    def present(self, column: str) -> pd.Series:
-        """The cell holds a number or an EES symbol (so it is not missing)."""
-        if column not in self.frame:
-            return pd.Series(False, index=self.frame.index)
-        return self.number(column).notna() | checks.is_symbol(self.frame[column])
-
-    def text(self, column: str) -> pd.Series:
-        return self.frame[column].astype("str").str.strip()
-
-    @cached_property
-    def periods(self) -> pd.DataFrame:
-        """Per distinct (time_period, time_identifier): parse result and valid LA codes."""
-        pairs = self.frame[["time_period", "time_identifier"]].drop_duplicates()
-        rows = []
-        for tp, ti in pairs.itertuples(index=False):
-            tp, ti = str(tp).strip(), str(ti).strip()
-            try:
-                parse_period(tp, ti)
-                error = None
-            except PeriodError as exc:
-                error = str(exc)
-            rows.append({"time_period": tp, "time_identifier": ti, "error": error})
-        return pd.DataFrame(rows, columns=["time_period", "time_identifier", "error"])
-
-
-def _la_validity(d: _Derived) -> pd.DataFrame:
-    """Row-aligned codes check: for each row, whether its codes are valid for its period."""
-    f = d.frame
-    keys = pd.DataFrame(
-        {
-            "time_period": d.text("time_period"),
-            "time_identifier": d.text("time_identifier"),
-            "old_la_code": d.text("old_la_code"),
-            "new_la_code": d.text("new_la_code"),
-        },
-        index=f.index,
-    )
-    distinct = keys.drop_duplicates()
-    out = []
-    cache: dict[tuple[str, str], pd.DataFrame | None] = {}
-    for tp, ti, old, new in distinct.itertuples(index=False):
-        if (tp, ti) not in cache:
-            cache[(tp, ti)] = d.ctx.codes_for_period(tp, ti)
-        valid = cache[(tp, ti)]
-        status, message = "ok", ""
-        if valid is None:
-            status = "no_period"  # reported by the period rule
-        else:
-            match_new = valid[valid.new_la_code == new]
-            match_old = valid[valid.old_la_code == old]
-            canonical = match_new[match_new.alias_of.isna()]
-            if len(match_new) and not len(canonical):
-                status = "alias"
-                message = (
-                    f"{new} was replaced by {match_new.alias_of.iloc[0]} for "
-                    f"{match_new.la_name.iloc[0]}; use the new code for {ti} {tp}"
-                )
-            elif not len(match_new):
-                status = "new_invalid"
-                message = f"{new} is not a local authority code in use for {ti} {tp}"
-            elif not len(match_old):
-                status = "old_invalid"
-                message = f"{old} is not a local authority number in use for {ti} {tp}"
-            elif old not in set(match_new.old_la_code):
-                status = "mismatch"
-                expected = match_new.old_la_code.iloc[0]
-                message = (
-                    f"old_la_code {old} does not match new_la_code {new} (expected {expected})"
-                )
-        out.append((tp, ti, old, new, status, message))
-    table = pd.DataFrame(
-        out,
-        columns=["time_period", "time_identifier", "old_la_code", "new_la_code", "status", "msg"],
-    )
-    merged = keys.reset_index().merge(
-        table, on=["time_period", "time_identifier", "old_la_code", "new_la_code"], how="left"
-    )
-    return merged.set_index("index").reindex(f.index)
-
-
-def build_upload_model(ctx: ValidationContext, columns: list[str]) -> type[pa.DataFrameModel]:
-    """Generate the upload DataFrameModel from the catalogue and reference data.
+def build_upload_model(
+    ctx: ValidationContext, frame: pd.DataFrame
+) -> tuple[type[pa.DataFrameModel], RowFacts]:
+    """Generate the upload DataFrameModel for ``frame`` from the catalogue and reference data.
 
     Only the optional columns present in the file are declared, so ``strict`` rejects anything
-    else. The model's dataframe checks share per-row facts through ``_Derived`` (computed once).
+    else. Every rule is a check on the column it blames, so each failure names its cell; rules
+    needing several columns or rows read the shared :class:`RowFacts` of the frame.
     """
-    indicator_ids = sorted(ctx.catalogue.indicators)
-    topics = [TOTAL, *sorted(ctx.catalogue.breakdowns)]
-    state: dict[str, _Derived] = {}
-    messages: dict[str, pd.Series] = {}  # rule -> row-specific wording, kept across frames
-
-    def derived(df: pd.DataFrame) -> _Derived:
-        d = state.get("d")
-        if d is None or d.frame is not df:
-            state["derived_builds"] = state.get("derived_builds", 0) + 1  # type: ignore[assignment]
-            d = state["d"] = _Derived(df, ctx, messages)
-        return d
-
+    columns = list(frame.columns)
+    facts = RowFacts(frame, ctx)
     annotations: dict[str, object] = {}
     namespace: dict[str, object] = {}
 
-    def column(name: str, **checks_: object) -> None:
+    def column(name: str, **field_checks: object) -> None:
         annotations[name] = Series[pa.typing.Category] if name in _CATEGORICAL else Series[str]
-        namespace[name] = pa.Field(**checks_)
+        namespace[name] = pa.Field(**field_checks)
 
     column("time_period", not_blank=())
     column("time_identifier", isin=list(TIME_IDENTIFIERS))
@@ -275,288 +166,42 @@ def build_upload_model(ctx: ValidationContext, columns: list[str]) -> type[pa.Da
     column("new_la_code", isin=sorted(ctx.known_new_codes))
     column("old_la_code", isin=sorted(ctx.known_old_codes))
     column("la_name", not_blank=())
-    column("indicator_id", isin=indicator_ids)
-    column("breakdown_topic", isin=topics)
+    column("indicator_id", isin=sorted(ctx.catalogue.indicators))
+    column("breakdown_topic", isin=[TOTAL, *sorted(ctx.catalogue.breakdowns)])
     column("breakdown", not_blank=())
     for name in GEOGRAPHY_OPTIONAL:
         if name in columns:
             column(name, not_blank=())
     for name in MEASURE_COLUMNS:
         if name in columns:
-            if name in ("value", "sd"):
-                column(name, ees_number=())
-            else:
-                column(name, ees_count=())
+            column(name, **({"ees_number": ()} if name in ("value", "sd") else {"ees_count": ()}))
     # The spreadsheet row number travels with the data (pandera ignores "_" attribute names,
     # so the field is declared under another name with the column as its alias).
     annotations["source_row"] = Series[np.int64]
     namespace["source_row"] = pa.Field(ge=1, alias=ROW_COLUMN)
 
-    def rule(fn: Callable[[_Derived], pd.Series]) -> None:
-        def check(cls: object, df: pd.DataFrame) -> pd.Series:
-            return fn(derived(df))
+    for number, fn in enumerate(rules_for(ctx)):
+        blamed = RULES[fn.__name__].column
+        target = blamed if blamed in columns else "indicator_id"
 
-        check.__name__ = fn.__name__
-        namespace[fn.__name__] = pa.dataframe_check(check)
+        def check(cls: object, series: pd.Series, fn: Callable = fn) -> pd.Series:
+            return pd.Series(fn(facts), index=series.index)
 
-    for fn in _dataframe_rules(ctx, columns):
-        rule(fn)
+        namespace[f"rule_{number}"] = pa.check(target, name=fn.__name__, ignore_na=False)(check)
 
     namespace["__annotations__"] = annotations
-    namespace["Config"] = type(
-        "Config", (), {"strict": True, "coerce": False, "name": "upload", "ordered": False}
-    )
-    model = type("UploadModel", (pa.DataFrameModel,), namespace)
-    model.derived = derived  # type: ignore[attr-defined]
-    return model
+    namespace["Config"] = type("Config", (), {"strict": True, "coerce": False, "name": "upload"})
+    return type("UploadModel", (pa.DataFrameModel,), namespace), facts
 
-
-# --------------------------------------------------------------------------- dataframe rules
-# Each rule returns True where the row is fine. Its name is the rule id in the report; the
-# RULES table below says which column it blames and how to word the message.
-
-
-def _dataframe_rules(ctx: ValidationContext, columns: list[str]) -> list[Callable]:
-    rules: list[Callable] = [
-        time_period_form,
-        la_code_valid_for_period,
-        breakdown_topic_allowed,
-        breakdown_value_allowed,
-        duplicate_key,
-        total_row_missing,
-    ]
-    if ctx.authority is not None:
-        rules.append(la_matches_authority)
-    for name in MEASURE_COLUMNS:
-        rules.append(_required_rule(name))
-    rules += [yes_no_value, numerator_within_denominator, value_agrees, negative_value]
-    rules += [breakdown_sum]
-    return rules
-
-
-def time_period_form(d: _Derived) -> pd.Series:
-    rows = pd.DataFrame(
-        {"time_period": d.text("time_period"), "time_identifier": d.text("time_identifier")}
-    )
-    errors = rows.merge(d.periods, on=["time_period", "time_identifier"], how="left")["error"]
-    # Unknown identifiers are reported by the time_identifier column check.
-    known_ti = rows["time_identifier"].isin(list(TIME_IDENTIFIERS)).to_numpy()
-    bad = errors.notna().to_numpy() & known_ti
-    d.messages["time_period_form"] = pd.Series(errors.fillna("").to_numpy(), index=d.frame.index)
-    return pd.Series(~bad, index=d.frame.index)
-
-
-def la_code_valid_for_period(d: _Derived) -> pd.Series:
-    v = d.__dict__.setdefault("_la", _la_validity(d))
-    ok = v["status"].isin(["ok", "no_period"])
-    d.messages["la_code_valid_for_period"] = v["msg"]
-    return pd.Series(ok.to_numpy(), index=d.frame.index)
-
-
-def la_matches_authority(d: _Derived) -> pd.Series:
-    codes = d.ctx.authority_codes
-    return d.text("new_la_code").isin(codes) | d.text("old_la_code").isin(codes)
-
-
-def breakdown_topic_allowed(d: _Derived) -> pd.Series:
-    pairs = pd.MultiIndex.from_arrays([d.text("indicator_id"), d.text("breakdown_topic")])
-    allowed = pd.MultiIndex.from_tuples(sorted(d.ctx.allowed_pairs))
-    ok = pairs.isin(allowed) | ~d.known_indicator.to_numpy()
-    # Unknown topics are reported by the column check; here only known-but-not-allowed ones.
-    ok |= ~d.text("breakdown_topic").isin(list(d.ctx.topic_values)).to_numpy()
-    return pd.Series(ok, index=d.frame.index)
-
-
-def breakdown_value_allowed(d: _Derived) -> pd.Series:
-    topic, value = d.text("breakdown_topic"), d.text("breakdown")
-    ok = pd.Series(True, index=d.frame.index)
-    for t, values in d.ctx.topic_values.items():
-        rows = topic == t
-        ok &= ~rows | value.isin(values) | (value == TOTAL)
-    return ok & ~((topic == TOTAL) & (value != TOTAL))
-
-
-def _key(d: _Derived) -> pd.DataFrame:
-    return pd.DataFrame({c: d.text(c) for c in KEY_COLUMNS}, index=d.frame.index)
-
-
-def duplicate_key(d: _Derived) -> pd.Series:
-    return ~_key(d).duplicated(keep="first")
-
-
-def total_row_missing(d: _Derived) -> pd.Series:
-    """Every (period, LA, indicator) with breakdown rows must also have its Total row."""
-    group = ["time_period", "time_identifier", "new_la_code", "indicator_id"]
-    k = _key(d)
-    is_total = (k.breakdown_topic == TOTAL) & (k.breakdown == TOTAL)
-    has_total = is_total.groupby([k[c] for c in group]).transform("any")
-    return has_total | is_total
-
-
-def _required_rule(column: str) -> Callable[[_Derived], pd.Series]:
-    def rule(d: _Derived) -> pd.Series:
-        needed = d.info[f"req_{column}"].fillna(False).astype(bool)
-        return ~needed | d.present(column)
-
-    rule.__name__ = f"{column}_required"
-    return rule
-
-
-def yes_no_value(d: _Derived) -> pd.Series:
-    if "value" not in d.frame:
-        return pd.Series(True, index=d.frame.index)
-    yes_no = (d.info["value_kind"] == "yes_no").fillna(False).to_numpy(dtype=bool)
-    text = d.text("value").str.lower()
-    good = text.isin(["yes", "no", ""]) | checks.is_symbol(d.frame["value"])
-    numeric_kind = ~yes_no & text.isin(["yes", "no"])
-    return (~pd.Series(yes_no, index=d.frame.index) | good) & ~numeric_kind
-
-
-def _pair(d: _Derived) -> tuple[pd.Series, pd.Series]:
-    """Each row's (numerator-like, denominator-like) numbers per its measure type."""
-    num = pd.Series(np.nan, index=d.frame.index)
-    den = pd.Series(np.nan, index=d.frame.index)
-    for col in ("numerator",):
-        rows = d.info["value_numerator"] == col
-        num = num.where(~rows, d.number(col))
-    for col in ("denominator", "respondents"):
-        rows = d.info["value_denominator"] == col
-        den = den.where(~rows, d.number(col))
-    return num, den
-
-
-def numerator_within_denominator(d: _Derived) -> pd.Series:
-    num, den = _pair(d)
-    return ~(num > den)
-
-
-def value_agrees(d: _Derived) -> pd.Series:
-    """A supplied percentage or rate agrees with numerator / denominator x scale."""
-    num, den = _pair(d)
-    value = d.number("value")
-    scale = d.info["value_scale"].astype("float64")
-    expected = num / den * scale
-    text = d.text("value") if "value" in d.frame else pd.Series("", index=d.frame.index)
-    places = text.str.split(".").str[1].str.len().fillna(0).astype("float64")
-    tolerance = np.maximum(0.5 * 10.0 ** (-places), 0.05) + 1e-9
-    checkable = value.notna() & expected.notna() & (den > 0)
-    return ~checkable | ((value - expected).abs() <= tolerance)
-
-
-def negative_value(d: _Derived) -> pd.Series:
-    value = d.number("value")
-    negative_ok = d.info["negative_ok"].fillna(False).astype(bool)
-    return ~(value < 0) | negative_ok
-
-
-def breakdown_sum(d: _Derived) -> pd.Series:
-    """Where every category of an additive breakdown is present, counts sum to the Total row."""
-    k = _key(d)
-    ok = pd.Series(True, index=d.frame.index)
-    messages = pd.Series("", index=d.frame.index, dtype="str")
-    group = ["time_period", "time_identifier", "new_la_code", "indicator_id"]
-    is_total = (k.breakdown_topic == TOTAL) & (k.breakdown == TOTAL)
-    for topic, dim in d.ctx.catalogue.breakdowns.items():
-        if not dim.additive:
-            continue
-        in_topic = (k.breakdown_topic == topic) & k.breakdown.isin(dim.values)
-        if not in_topic.any():
-            continue
-        for column in ("numerator", "denominator", "respondents", "n"):
-            if column not in d.frame:
-                continue
-            counts_col = d.info["counts"].map(
-                lambda c, col=column: isinstance(c, tuple) and col in c
-            )
-            numbers = d.number(column)
-            cats = pd.DataFrame(
-                {**{c: k[c] for c in group}, "x": numbers, "breakdown": k.breakdown}
-            )[in_topic & counts_col.astype(bool)]
-            if cats.empty:
-                continue
-            summary = cats.groupby(group, observed=True).agg(
-                total=("x", "sum"), n_cat=("breakdown", "nunique"), n_num=("x", "count")
-            )
-            complete = summary[
-                (summary.n_cat == len(dim.values)) & (summary.n_num == summary.n_cat)
-            ]
-            if complete.empty:
-                continue
-            totals = pd.DataFrame({**{c: k[c] for c in group}, "x": numbers})[is_total]
-            joined = totals.reset_index().merge(complete.reset_index(), on=group, how="inner")
-            bad = joined[(joined.x - joined.total).abs() > 1e-9]
-            if bad.empty:
-                continue
-            index = bad["index"].to_numpy()
-            ok.loc[index] = False
-            messages.loc[index] = [
-                f"the {dim.label.lower()} categories' {column} add up to {_fmt(t)} but the "
-                f"Total row has {_fmt(x)}"
-                for t, x in zip(bad.total, bad.x, strict=True)
-            ]
-    d.messages["breakdown_sum"] = messages
-    return ok
-
-
-def _fmt(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else f"{x:g}"
-
-
-# --------------------------------------------------------------------------------- reporting
-
-
-@dataclass(frozen=True)
-class Rule:
-    column: str | Callable[[pd.DataFrame], pd.Series] | None
-    message: str
-
-
-def _blame_measure(col: str) -> Rule:
-    return Rule(col, f"{col} is required for this indicator's measure type")
-
-
-RULES: dict[str, Rule] = {
-    "time_period_form": Rule(
-        "time_period", "time_period does not have the form its time_identifier needs"
-    ),
-    "la_code_valid_for_period": Rule(
-        "new_la_code", "local authority code not valid for the period"
-    ),
-    "la_matches_authority": Rule(
-        "new_la_code", "row is for a different local authority than the one uploading"
-    ),
-    "breakdown_topic_allowed": Rule(
-        "breakdown_topic", "this breakdown is not allowed for the indicator"
-    ),
-    "breakdown_value_allowed": Rule("breakdown", "not a category of this breakdown_topic"),
-    "duplicate_key": Rule(
-        "indicator_id", "duplicate row: the same period, LA, indicator and breakdown appear earlier"
-    ),
-    "total_row_missing": Rule(
-        "breakdown",
-        "breakdown rows need the indicator's Total row (breakdown_topic Total, breakdown Total)",
-    ),
-    "yes_no_value": Rule(
-        "value", "value must be yes or no for yes/no indicators, and a number for all others"
-    ),
-    "numerator_within_denominator": Rule("numerator", "numerator is larger than its denominator"),
-    "value_agrees": Rule("value", "value does not agree with numerator / denominator"),
-    "negative_value": Rule("value", "value cannot be negative for this measure type"),
-    "breakdown_sum": Rule("numerator", "breakdown categories do not add up to the Total row"),
-    **{f"{c}_required": _blame_measure(c) for c in MEASURE_COLUMNS},
-}
 
 COLUMN_CHECK_MESSAGES: dict[str, str] = {
-    "isin": "is not one of the allowed values",
-    "not_blank": "must not be blank",
     "ees_count": "must be a whole number of 0 or more (or an EES symbol: c, x, z, u, low)",
     "ees_number": "must be a number (or an EES symbol: c, x, z, u, low)",
-    "greater_than_or_equal_to": "is out of range",
 }
 
 
 def _column_message(ctx: ValidationContext, column: str, check: str, value: str) -> tuple[str, str]:
-    """(rule id, plain-English message) for a failed column check."""
+    """(rule id, plain-English message) for a failed single-cell check."""
     name = check.split("(")[0]
     if value.strip() == "":
         return f"{column}_blank", f"{column} is blank; every row needs it"
@@ -575,7 +220,7 @@ def _column_message(ctx: ValidationContext, column: str, check: str, value: str)
             f"uploads are for one local authority: geographic_level must be {LOCAL_AUTHORITY!r}",
         )
     if column == "old_la_code":
-        digits = value.strip().split(".")[0]
+        digits = value.strip()
         if digits.isdigit() and len(digits) < 3:
             return (
                 "la_code_unknown",
@@ -592,123 +237,58 @@ def _column_message(ctx: ValidationContext, column: str, check: str, value: str)
             + ", ".join(sorted(ctx.catalogue.breakdowns)),
         )
     if name == "ees_count":
-        text = value.strip()
         try:
-            number = float(text)
+            number = float(value.strip())
         except ValueError:
-            number = None
-        if number is not None and number < 0:
+            number = math.nan
+        if number < 0:
             return "count_negative", f"{column} is a count and cannot be negative"
-        if number is not None and not math.isnan(number):
-            return "count_not_integer", f"{column} is a count of people and must be a whole number"
+        if not math.isnan(number):
+            return "count_not_integer", f"{column} is a count and must be a whole number"
         return "count_invalid", f"{column} {COLUMN_CHECK_MESSAGES['ees_count']}"
     if name == "ees_number":
         return "number_invalid", f"{column} {COLUMN_CHECK_MESSAGES['ees_number']}"
-    return name, f"{column} {COLUMN_CHECK_MESSAGES.get(name, 'fails ' + check)}"
+    return name, f"{column} fails {check}"
+
+
+def _cell_text(series: pd.Series, index: np.ndarray) -> list[str]:
+    """The cells at ``index`` as written (categoricals decoded without expanding the column)."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        categories = np.asarray(series.cat.categories, dtype=object)
+        codes = series.cat.codes.to_numpy()[index]
+        return [categories[c] if c >= 0 else "" for c in codes.tolist()]
+    return series.take(index).astype("str").tolist()
 
 
 def _problems_from(
-    errors: pa.errors.SchemaErrors, frame: pd.DataFrame, ctx: ValidationContext, derived: _Derived
+    errors: pa.errors.SchemaErrors, frame: pd.DataFrame, facts: RowFacts
 ) -> list[Problem]:
     fc = errors.failure_cases
     problems: list[Problem] = []
-    rows = frame[ROW_COLUMN]
-    # Column checks: one failure per cell.
-    col_fc = fc[fc.schema_context == "Column"]
-    if not col_fc.empty:
-        valid_index = col_fc["index"].notna()
-        for (column, check), group in col_fc[valid_index].groupby(["column", "check"], sort=False):
-            index = group["index"].astype("int64").to_numpy()
-            values = frame[column].astype("str").to_numpy()[index]
-            row_numbers = rows.to_numpy()[index]
-            cache: dict[str, tuple[str, str]] = {}
-            for value, row in zip(values, row_numbers, strict=True):
-                if value not in cache:
-                    cache[value] = _column_message(ctx, column, check, value)
-                rule_id, message = cache[value]
-                problems.append(Problem(rule_id, message, int(row), column, value))
-    # Dataframe checks: pandera lists each failing row once per column; keep one per row.
-    df_fc = fc[(fc.schema_context == "DataFrameSchema") & fc["index"].notna()]
-    if not df_fc.empty:
-        df_fc = df_fc[df_fc.check.isin(list(RULES))]
-        unique = df_fc.drop_duplicates(["check", "index"])
-        for check, group in unique.groupby("check", sort=False):
-            rule = RULES[check]
-            index = group["index"].astype("int64").to_numpy()
-            column = rule.column if isinstance(rule.column, str) else None
-            values = (
-                frame[column].astype("str").to_numpy()[index]
-                if column and column in frame
-                else [None] * len(index)
-            )
-            custom = derived.messages.get(check)
-            specific = custom.to_numpy()[index] if custom is not None else [""] * len(index)
-            detail = _details(check, frame, index, derived)
-            for i, (value, row) in enumerate(zip(values, rows.to_numpy()[index], strict=True)):
-                message = specific[i] or detail[i] or rule.message
-                problems.append(Problem(check, message, int(row), column, value))
-    # Anything pandera reports without a row (e.g. a dtype problem) is a file-level problem.
-    other = fc[fc["index"].isna()]
-    for record in other.itertuples(index=False):
-        problems.append(
-            Problem(
-                str(record.check), f"{record.column}: {record.failure_case}", None, record.column
-            )
-        )
+    rows = frame[ROW_COLUMN].to_numpy().tolist()
+    located = fc[fc["index"].notna() & fc["column"].notna()]
+    for (column, check), group in located.groupby(["column", "check"], sort=False):
+        index = group["index"].astype("int64").to_numpy()
+        values = _cell_text(frame[column], index)
+        row_numbers = [rows[i] for i in index.tolist()]
+        if check in RULES:
+            default = RULES[check].message
+            texts = details(check, facts, index)
+            problems += [
+                Problem(check, text or default, row, column, value)
+                for value, row, text in zip(values, row_numbers, texts, strict=True)
+            ]
+            continue
+        cache: dict[str, tuple[str, str]] = {}
+        for value, row in zip(values, row_numbers, strict=True):
+            if value not in cache:
+                cache[value] = _column_message(facts.ctx, column, check, value)
+            rule_id, message = cache[value]
+            problems.append(Problem(rule_id, message, row, column, value))
+    # Anything pandera reports without a cell (a wrong dtype, say) is a file-level problem.
+    for record in fc[fc["index"].isna() | fc["column"].isna()].itertuples(index=False):
+        problems.append(Problem(str(record.check), f"{record.column}: {record.failure_case}", None))
     return problems
-
-
-def _details(check: str, frame: pd.DataFrame, index: np.ndarray, d: _Derived) -> list[str]:
-    """Row-specific wording for rules where the numbers help the user."""
-    if check == "numerator_within_denominator":
-        num, den = _pair(d)
-        info = d.info
-        return [
-            f"numerator {_fmt(n)} is larger than {info['value_denominator'].iloc[i]} {_fmt(m)}"
-            for i, n, m in zip(index, num.to_numpy()[index], den.to_numpy()[index], strict=True)
-        ]
-    if check == "value_agrees":
-        num, den = _pair(d)
-        scale = d.info["value_scale"].to_numpy()[index]
-        n, m = num.to_numpy()[index], den.to_numpy()[index]
-        return [
-            f"value should be about {a / b * s:.1f} ({_fmt(a)} / {_fmt(b)} x {int(s)})"
-            for a, b, s in zip(n, m, scale, strict=True)
-        ]
-    if check == "duplicate_key":
-        k = _key(d)
-        first = (
-            k[~k.duplicated(keep="first")]
-            .reset_index()
-            .merge(k.iloc[index].reset_index(), on=list(KEY_COLUMNS), suffixes=("_first", ""))
-        )
-        first_row = dict(
-            zip(first["index"], frame[ROW_COLUMN].to_numpy()[first["index_first"]], strict=True)
-        )
-        return [
-            f"duplicate of row {first_row.get(i, '?')}: same period, LA, indicator and breakdown"
-            for i in index
-        ]
-    if check == "breakdown_topic_allowed":
-        ids = d.text("indicator_id").to_numpy()[index]
-        allowed = {
-            i: ", ".join(["Total", *d.ctx.catalogue.indicators[i].breakdowns])
-            for i in set(ids)
-            if i in d.ctx.catalogue.indicators
-        }
-        return [f"{i} can be broken down by: {allowed.get(i, 'Total')}" for i in ids]
-    if check == "breakdown_value_allowed":
-        topics = d.text("breakdown_topic").to_numpy()[index]
-        out = []
-        for t in topics:
-            values = d.ctx.catalogue.breakdowns.get(t)
-            out.append(
-                f"not a category of {t}; use Total or one of: {', '.join(values.values)}"
-                if values
-                else "for breakdown_topic Total the breakdown must be Total"
-            )
-        return out
-    return [""] * len(index)
 
 
 # ---------------------------------------------------------------------------------- entry points
@@ -783,11 +363,11 @@ def validate_frame(frame: pd.DataFrame, ctx: ValidationContext) -> list[Problem]
         codes = frame["old_la_code"]
         if any(_numeric_code(c) != c for c in codes.cat.categories):
             frame["old_la_code"] = codes.astype("str").map(_numeric_code).astype("category")
-    model = build_upload_model(ctx, list(frame.columns))
+    model, facts = build_upload_model(ctx, frame)
     try:
-        model.validate(frame, lazy=True)
+        model.validate(frame, lazy=True, inplace=True)
     except pa.errors.SchemaErrors as errors:
-        return _problems_from(errors, frame, ctx, model.derived(frame))  # type: ignore[attr-defined]
+        return _problems_from(errors, frame, facts)
     return []
 
 
@@ -808,7 +388,13 @@ def validate_upload(
     )
     report = ValidationReport(filename=Path(filename).name, catalogue_version=ctx.catalogue.version)
     try:
-        read = read_upload(data, filename, header_hint=frozenset(IDENTITY_COLUMNS), limits=limits)
+        read = read_upload(
+            data,
+            filename,
+            header_hint=frozenset(IDENTITY_COLUMNS),
+            categorical=frozenset(_CATEGORICAL),
+            limits=limits,
+        )
     except UploadReadError as exc:
         report.problems.append(exc.problem)
         return report
