@@ -10,7 +10,7 @@ import click
 from . import main
 
 
-@main.command("validate")
+@main.command("validate", with_appcontext=False)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--authority", metavar="CODE", help="Old or new code of the uploading LA.")
 @click.option(
