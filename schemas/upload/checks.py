@@ -56,7 +56,12 @@ def _elementwise(series: pd.Series, fn: Callable[[arrow.ChunkedArray], object]) 
 
 def is_symbol(series: pd.Series) -> pd.Series:
     """True where the cell is one of the EES symbols (c, x, z, u, low)."""
-    return _elementwise(series, lambda t: pc.is_in(t, value_set=_SYMBOLS))
+    return _elementwise(series, lambda t: pc.is_in(pc.utf8_lower(t), value_set=_SYMBOLS))
+
+
+def is_blank(series: pd.Series) -> pd.Series:
+    """True where the cell is empty or only spaces."""
+    return _elementwise(series, _blank)
 
 
 def is_yes_no(series: pd.Series) -> pd.Series:
@@ -81,7 +86,7 @@ def _np(array: object) -> np.ndarray:
 def scan_numbers(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """(numbers as float64 with NaN where not a number, EES-symbol mask) in one pass."""
     raw = _raw(series)
-    symbol = pc.is_in(raw, _SYMBOLS)
+    symbol = pc.is_in(pc.utf8_lower(raw), _SYMBOLS)
     numbers = _parse(raw, pc.and_(pc.greater(pc.utf8_length(raw), 0), pc.invert(symbol)))
     sym = _np(symbol).astype(bool)
     if not sym.any() and bool(pc.any(pc.not_equal(raw, pc.utf8_trim_whitespace(raw))).as_py()):
@@ -110,7 +115,8 @@ def parse_numbers(series: pd.Series) -> pd.Series:
     some cell is not a plain number does the slower trim-and-regex path decide cell by cell.
     """
     raw = _raw(series)
-    candidate = pc.and_(pc.greater(pc.utf8_length(raw), 0), pc.invert(pc.is_in(raw, _SYMBOLS)))
+    symbol = pc.is_in(pc.utf8_lower(raw), _SYMBOLS)
+    candidate = pc.and_(pc.greater(pc.utf8_length(raw), 0), pc.invert(symbol))
     out = _parse(raw, candidate)
     return pd.Series(out, index=series.index, dtype="float64")
 
@@ -131,7 +137,9 @@ def _cells_ok(
         quick = pc.utf8_is_digit(raw)
     else:
         quick = pc.match_substring_regex(raw, r"^-?[0-9]+(\.[0-9]+)?$")
-    quick = pc.or_(pc.or_(quick, pc.equal(pc.utf8_length(raw), 0)), pc.is_in(raw, allowed))
+    quick = pc.or_(
+        pc.or_(quick, pc.equal(pc.utf8_length(raw), 0)), pc.is_in(pc.utf8_lower(raw), allowed)
+    )
     good = _np(quick).astype(bool)
     rest = np.flatnonzero(~good)
     if len(rest):

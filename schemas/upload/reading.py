@@ -332,7 +332,7 @@ def _read_xlsx(data: bytes, limits: FileLimits, header_hint: frozenset[str]) -> 
         records: list[list[str]] = []
         numbers: list[int] = []
         for number, values in rows[1:]:
-            if len(records) > limits.max_xlsx_rows:
+            if len(records) >= limits.max_xlsx_rows:
                 raise _fail("file_too_large", "The workbook has too many rows; upload CSV.")
             cells = [_cell_text(v) for v in values[:width]]
             cells += [""] * (width - len(cells))

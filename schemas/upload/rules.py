@@ -41,6 +41,7 @@ class RowFacts:
     frame: pd.DataFrame
     ctx: ValidationContext
     messages: dict[str, np.ndarray] = field(default_factory=dict)
+    cache: dict[str, object] = field(default_factory=dict)
 
     @property
     def n(self) -> int:
@@ -78,8 +79,8 @@ class RowFacts:
         """
         if name not in self._info:
             column = self._indicator_table[name]
-            if column.dtype == object and column.map(type).eq(bool).any():
-                column = column.fillna(False).astype(bool)
+            if self.ctx.indicators[name].dtype == bool:
+                column = column.fillna(False).astype(bool)  # unknown indicators need nothing
             self._info[name] = column.to_numpy()[self.codes("indicator_id")]
         return self._info[name]
 
@@ -129,12 +130,10 @@ class RowFacts:
         return {}
 
     def _compute_present(self, column: str) -> np.ndarray:
+        # Anything written counts as present: what is wrong with it is the cell check's report.
         if column not in self.frame:
             return np.zeros(self.n, dtype=bool)
-        present = ~np.isnan(self.number(column)) | self._scans[column][1]
-        if column == "value":
-            present |= self.yes_no_text
-        return present
+        return ~checks.is_blank(self.frame[column]).to_numpy()
 
     @cached_property
     def yes_no_text(self) -> np.ndarray:
@@ -201,8 +200,8 @@ def time_period_form(f: RowFacts) -> np.ndarray:
     order = pairs.iloc[f.first_rows(combo)]
     messages = {}
     for tp, ti in order.itertuples(index=False):
-        if ti not in TIME_IDENTIFIERS:
-            continue  # the time_identifier column check reports it
+        if ti not in TIME_IDENTIFIERS or not str(tp).strip():
+            continue  # reported by the time_identifier and time_period column checks
         try:
             parse_period(str(tp), str(ti))
         except PeriodError as exc:
@@ -252,6 +251,10 @@ def _la_statuses(f: RowFacts) -> tuple[np.ndarray, np.ndarray]:
     periods: dict[tuple[str, str], _PeriodCodes | None] = {}
     status, texts = [], []
     for tp, ti, old, new in keys.iloc[f.first_rows(combo)].itertuples(index=False):
+        if new not in f.ctx.known_new_codes or old not in f.ctx.known_old_codes:
+            status.append(True)  # an unknown code is reported by its column check
+            texts.append("")
+            continue
         if (tp, ti) not in periods:
             valid = f.ctx.codes_for_period(str(tp), str(ti))
             periods[(tp, ti)] = None if valid is None else _PeriodCodes.of(valid)
@@ -264,8 +267,8 @@ def _la_statuses(f: RowFacts) -> tuple[np.ndarray, np.ndarray]:
 def _la_status(
     codes: _PeriodCodes | None, tp: str, ti: str, old: str, new: str
 ) -> tuple[bool, str]:
-    if codes is None:
-        return True, ""  # the period itself is wrong: time_period_form reports it
+    if codes is None or not (old and new):
+        return True, ""  # a wrong period or a blank code is reported by its own check
     if new not in codes.canonical and new in codes.aliases:
         replacement, name = codes.aliases[new]
         return False, (
@@ -310,10 +313,7 @@ def breakdown_value_allowed(f: RowFacts) -> np.ndarray:
     values = f.categories("breakdown")
     table = np.array(
         [
-            [
-                t not in f.ctx.topic_values or v in f.ctx.topic_values[t] or v == TOTAL
-                for v in values
-            ]
+            [t not in f.ctx.topic_values or v in f.ctx.topic_values[t] for v in values]
             for t in topics
         ],
         dtype=bool,
@@ -351,6 +351,39 @@ def required_breakdown_missing(f: RowFacts) -> np.ndarray:
                 f"({', '.join(dim.values)}) besides its Total"
             )
     f.messages["required_breakdown_missing"] = messages
+    return ok
+
+
+def region_matches_la(f: RowFacts) -> np.ndarray:
+    """region_code / region_name, when the file has them, are the LA's region."""
+    present = [c for c in ("region_code", "region_name") if c in f.frame]
+    if not present:
+        return np.ones(f.n, dtype=bool)
+    regions = f.ctx.la_regions
+    ok = np.ones(f.n, dtype=bool)
+    messages = np.full(f.n, "", dtype=object)
+    expected = f.by_category("new_la_code", lambda code: regions.get(code, ("", "")), object)
+    for position, column in enumerate(("region_code", "region_name")):
+        if column not in f.frame:
+            continue
+        actual = f.frame[column].astype("str").str.strip().to_numpy()
+        wanted = np.array([e[position] for e in expected], dtype=object)
+        # Blank cells are the not_blank check's to report.
+        bad = (wanted != "") & (actual != "") & (actual != wanted)
+        ok &= ~bad
+        for row in np.flatnonzero(bad):
+            text = f"{f.frame[column].iloc[row]!s} is not the LA's {column} ({wanted[row]})"
+            messages[row] = f"{messages[row]}; {text}" if messages[row] else text
+    f.messages["region_matches_la"] = messages
+    return ok
+
+
+def country_is_england(f: RowFacts) -> np.ndarray:
+    ok = np.ones(f.n, dtype=bool)
+    if "country_code" in f.frame:
+        ok &= f.isin("country_code", {"E92000001", ""})
+    if "country_name" in f.frame:
+        ok &= f.isin("country_name", {"England", ""})
     return ok
 
 
@@ -410,12 +443,11 @@ def negative_value(f: RowFacts) -> np.ndarray:
     return ~(f.number("value") < 0) | f.flag("negative_ok")
 
 
-def breakdown_sum(f: RowFacts) -> np.ndarray:
+def _breakdown_sums(f: RowFacts) -> dict[str, np.ndarray]:
     """Where every category of an additive breakdown is present, the counts the measure type
     uses sum exactly to the Total row's. In a distribution's own categories (More / Same /
     Fewer) each row's denominator is the whole cohort, so only numerators are summed there."""
-    ok = np.ones(f.n, dtype=bool)
-    messages = np.full(f.n, "", dtype=object)
+    oks = {c: np.ones(f.n, dtype=bool) for c in COUNT_COLUMNS}
     topics = f.categories("breakdown_topic")
     topic_codes = f.codes("breakdown_topic")
     dims = {
@@ -424,7 +456,7 @@ def breakdown_sum(f: RowFacts) -> np.ndarray:
         if t in f.ctx.catalogue.breakdowns and f.ctx.catalogue.breakdowns[t].additive
     }
     if not dims:
-        return ok
+        return oks
     size = np.zeros(len(topics) + 1, dtype=np.int64)
     for i, dim in dims.items():
         size[i] = len(dim.values)
@@ -444,6 +476,9 @@ def breakdown_sum(f: RowFacts) -> np.ndarray:
             rows &= ~own_category
         if not rows.any():
             continue
+        ok = oks[column]
+        messages = np.full(f.n, "", dtype=object)
+        f.messages[f"breakdown_sum:{column}"] = messages
         # One bucket per (group, topic): sums and counts by bincount, no sorting.
         bucket = f.group[rows].astype(np.int64) * n_topics + topic_codes[rows]
         size_all = f.n_groups * n_topics
@@ -467,14 +502,27 @@ def breakdown_sum(f: RowFacts) -> np.ndarray:
                 f"the {label} categories' {column} add up to {_fmt(total)} but Total has {_fmt(tx)}"
             )
             messages[row] = f"{messages[row]}; {text}" if messages[row] else text
-    f.messages["breakdown_sum"] = messages
-    return ok
+    return oks
+
+
+def _breakdown_sum(column: str) -> Callable[[RowFacts], np.ndarray]:
+    def rule(f: RowFacts) -> np.ndarray:
+        if "sums" not in f.cache:
+            f.cache["sums"] = _breakdown_sums(f)
+        return f.cache["sums"][column]
+
+    rule.__name__ = "breakdown_sum"
+    rule.blame = column  # type: ignore[attr-defined]
+    return rule
 
 
 def _own_category(f: RowFacts) -> np.ndarray:
-    """Rows in one of their indicator's own distribution categories (required_breakdowns)."""
+    """Rows in a change distribution's own categories (its required breakdowns)."""
     pairs = {
-        (ind.id, t) for ind in f.ctx.catalogue.indicators.values() for t in ind.required_breakdowns
+        (ind.id, t)
+        for ind in f.ctx.catalogue.indicators.values()
+        if ind.measure_type == "change_distribution"
+        for t in ind.required_breakdowns
     }
     if not pairs:
         return np.zeros(f.n, dtype=bool)
@@ -534,6 +582,10 @@ RULES: dict[str, Rule] = {
     "value_agrees": Rule("value", "value does not agree with numerator / denominator"),
     "negative_value": Rule("value", "value cannot be negative for this measure type"),
     "breakdown_sum": Rule("numerator", "breakdown categories do not add up to the Total row"),
+    "region_matches_la": Rule("region_code", "region does not match the local authority's"),
+    "country_is_england": Rule(
+        "country_code", "the exchange holds English LAs: country_code E92000001, England"
+    ),
     **{f"{c}_required": _blame_measure(c) for c in MEASURE_COLUMNS},
 }
 
@@ -553,14 +605,17 @@ def rules_for(ctx: ValidationContext) -> list[Callable[[RowFacts], np.ndarray]]:
         rules.append(la_matches_authority)
     rules += [_required(c) for c in MEASURE_COLUMNS]
     rules += [yes_no_value, numerator_within_denominator, value_agrees, negative_value]
-    rules.append(breakdown_sum)
+    rules += [_breakdown_sum(c) for c in COUNT_COLUMNS]
+    if ctx.reference is not None:
+        rules += [region_matches_la, country_is_england]
     return rules
 
 
-def details(check: str, f: RowFacts, index: np.ndarray) -> list[str]:
+def details(check: str, f: RowFacts, index: np.ndarray, column: str = "") -> list[str]:
     """Row-specific wording for rules where the numbers help the user."""
-    if check in f.messages:
-        return list(f.messages[check][index])
+    for key in (f"{check}:{column}", check):
+        if key in f.messages:
+            return list(f.messages[key][index])
     if check == "numerator_within_denominator":
         num, den = pair(f)
         names = f.info("value_denominator")[index]

@@ -127,6 +127,17 @@ class ValidationContext:
         return frozenset(codes)
 
     @cached_property
+    def la_regions(self) -> dict[str, tuple[str, str]]:
+        """GSS code (live, terminated or alias) -> (region code, region name)."""
+        history = self.reference.history
+        return {
+            code: (region_code, region_name)
+            for code, region_code, region_name in zip(
+                history["new_la_code"], history["region_code"], history["region_name"], strict=True
+            )
+        }
+
+    @cached_property
     def known_old_codes(self) -> frozenset[str]:
         return frozenset(self.reference.history["old_la_code"].dropna())
 
@@ -181,7 +192,11 @@ def build_upload_model(
     namespace["source_row"] = pa.Field(ge=1, alias=ROW_COLUMN)
 
     for number, fn in enumerate(rules_for(ctx)):
-        blamed = RULES[fn.__name__].column
+        blamed = getattr(fn, "blame", RULES[fn.__name__].column)
+        if fn.__name__ == "region_matches_la" and blamed not in columns:
+            blamed = "region_name"
+        if fn.__name__ == "country_is_england" and blamed not in columns:
+            blamed = "country_name"
         target = blamed if blamed in columns else "indicator_id"
 
         def check(cls: object, series: pd.Series, fn: Callable = fn) -> pd.Series:
@@ -237,10 +252,21 @@ def _column_message(ctx: ValidationContext, column: str, check: str, value: str)
             + ", ".join(sorted(ctx.catalogue.breakdowns)),
         )
     if name == "ees_count":
+        text = value.strip()
+        if "," in text and text.replace(",", "").replace(".", "", 1).isdigit():
+            return (
+                "count_invalid",
+                f"{column} {value!r}: write numbers without thousands separators",
+            )
         try:
-            number = float(value.strip())
+            number = float(text)
         except ValueError:
             number = math.nan
+        if "e" in text.lower() and not math.isnan(number):
+            return (
+                "count_invalid",
+                f"{column} {value!r} is in scientific notation: format the cell as a plain number",
+            )
         if number < 0:
             return "count_negative", f"{column} is a count and cannot be negative"
         if not math.isnan(number):
@@ -273,7 +299,7 @@ def _problems_from(
         row_numbers = [rows[i] for i in index.tolist()]
         if check in RULES:
             default = RULES[check].message
-            texts = details(check, facts, index)
+            texts = details(check, facts, index, column)
             problems += [
                 Problem(check, text or default, row, column, value)
                 for value, row, text in zip(values, row_numbers, texts, strict=True)
@@ -348,6 +374,19 @@ def _header_problems(
     return problems, renames
 
 
+def _recategorise(series: pd.Series, fn: Callable[[str], str]) -> pd.Series:
+    """Apply ``fn`` to each category once, merging categories that become equal."""
+    categories = list(series.cat.categories)
+    tidied = [fn(c) for c in categories]
+    if tidied == categories:
+        return series
+    mapping, uniques = pd.factorize(pd.Index(tidied, dtype="str"))
+    codes = series.cat.codes.to_numpy()
+    remapped = np.where(codes >= 0, mapping[codes] if len(mapping) else -1, -1)
+    categorical = pd.Categorical.from_codes(remapped, categories=pd.Index(uniques, dtype="str"))
+    return pd.Series(categorical, index=series.index, name=series.name)
+
+
 def _numeric_code(code: str) -> str:
     head, dot, tail = code.partition(".")
     return head if dot and head.isdigit() and tail.strip("0") == "" else code
@@ -356,13 +395,14 @@ def _numeric_code(code: str) -> str:
 def validate_frame(frame: pd.DataFrame, ctx: ValidationContext) -> list[Problem]:
     """Validate a frame of text cells (with ``_row``) whose header has already been checked."""
     for col in _CATEGORICAL:
-        if col in frame and not isinstance(frame[col].dtype, pd.CategoricalDtype):
+        if col not in frame:
+            continue
+        if not isinstance(frame[col].dtype, pd.CategoricalDtype):
             frame[col] = frame[col].astype("category")
-    if "old_la_code" in frame:
-        # Spreadsheets turn the code 840 into the number 840.0; the code is still 840.
-        codes = frame["old_la_code"]
-        if any(_numeric_code(c) != c for c in codes.cat.categories):
-            frame["old_la_code"] = codes.astype("str").map(_numeric_code).astype("category")
+        # Stray spaces around codes are forgiven (as in XLSX cells); spreadsheets also turn the
+        # code 840 into the number 840.0, which is still the code 840.
+        tidy = _numeric_code if col == "old_la_code" else str.strip
+        frame[col] = _recategorise(frame[col], lambda c, tidy=tidy: tidy(str(c).strip()))
     model, facts = build_upload_model(ctx, frame)
     try:
         model.validate(frame, lazy=True, inplace=True)
