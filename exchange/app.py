@@ -15,7 +15,16 @@ def create_app(config: Config | None = None) -> Flask:
     app.config.from_mapping(config.flask_mapping())
     csrf.init_app(app)
 
+    from workers.celery_app import celery_init_app
+
+    from .security import headers
+
+    celery_init_app(app)
+    headers.init_app(app)
+
+    from .api import register_api
     from .web import register_blueprints
 
     register_blueprints(app)
+    register_api(app)
     return app

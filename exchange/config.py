@@ -35,8 +35,27 @@ class Config:
             "SECRET_KEY": self.secret_key,
             "MAX_CONTENT_LENGTH": self.max_upload_bytes,
             "TESTING": self.testing,
+            "SESSION_COOKIE_HTTPONLY": True,
+            "SESSION_COOKIE_SAMESITE": "Lax",
             "EXCHANGE": self,
+            "CELERY": self.celery_mapping(),
             **self.extra,
+        }
+
+    def celery_mapping(self) -> dict[str, object]:
+        """Celery settings (Flask's examples/celery keeps them in ``app.config["CELERY"]``)."""
+        return {
+            "broker_url": self.broker_url,
+            "result_backend": self.result_backend,
+            "broker_connection_retry_on_startup": True,
+            # A task is acknowledged only when it has finished, and redelivered if the worker
+            # dies mid-task; with prefetch 1 a worker holds no queue of unstarted tasks.
+            "task_acks_late": True,
+            "task_reject_on_worker_lost": True,
+            "worker_prefetch_multiplier": 1,
+            "task_serializer": "json",
+            "result_serializer": "json",
+            "accept_content": ["json"],
         }
 
 
@@ -74,5 +93,7 @@ def load_config(env: dict[str, str] | None = None, **overrides: object) -> Confi
     }
     if "EXCHANGE_MAX_UPLOAD_BYTES" in env:
         values["max_upload_bytes"] = int(env["EXCHANGE_MAX_UPLOAD_BYTES"])
+    if "EXCHANGE_INLINE_VALIDATION_BYTES" in env:
+        values["inline_validation_bytes"] = int(env["EXCHANGE_INLINE_VALIDATION_BYTES"])
     values.update(overrides)
     return Config(**values)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""Security controls that apply to every response or request."""
