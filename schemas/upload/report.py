@@ -84,9 +84,8 @@ class ValidationReport:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["severity", "row", "column", "value", "rule", "message"])
         for p in self.sorted_problems():
-            writer.writerow(
-                [p.severity, p.row or "", p.column or "", p.value or "", p.rule, p.message]
-            )
+            cells = [p.severity, p.row or "", p.column or "", p.value or "", p.rule, p.message]
+            writer.writerow([_inert(c) for c in cells])
         return out.getvalue()
 
     def to_text(self, limit: int | None = None) -> str:
@@ -123,6 +122,21 @@ class ValidationReport:
         for rule, count in s["errors_by_rule"].items():  # type: ignore[union-attr]
             lines.append(f"  {rule}: {count}")
         return "\n".join(lines) + "\n"
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(cell: object) -> object:
+    """Stop a spreadsheet treating an echoed cell as a formula (CSV injection): text that starts
+    like a formula gets a leading apostrophe; plain numbers such as -5 are left alone."""
+    if not isinstance(cell, str) or not cell.startswith(_FORMULA_START):
+        return cell
+    try:
+        float(cell)
+    except ValueError:
+        return "'" + cell
+    return cell
 
 
 def _clip(text: str, width: int) -> str:

@@ -875,3 +875,19 @@ def test_report_file_level_problem_has_no_row() -> None:
     lines = list(csv.reader(io.StringIO(report.to_csv())))
     assert lines[1][:3] == ["error", "", ""]
     assert "file_empty: 1" in report.to_text()
+
+
+@pytest.mark.parametrize(
+    ("written", "in_csv"),
+    [
+        ('=HYPERLINK("http://x")', '\'=HYPERLINK("http://x")'),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("+1+1", "'+1+1"),
+        ("-5", "-5"),
+        ("Male", "Male"),
+    ],
+)
+def test_report_csv_echoed_formula_made_inert(written: str, in_csv: str) -> None:
+    report = ValidationReport("r.csv", problems=[Problem("x", "m", 2, "breakdown", written)])
+    lines = list(csv.reader(io.StringIO(report.to_csv())))
+    assert lines[1][3] == in_csv
