@@ -116,6 +116,16 @@ _MACRO_MESSAGE = (
 # ----------------------------------------------------------------------------------------- CSV
 
 
+def _column_at(data: bytes, line_start: int, position: int) -> str | None:
+    """The header name of the column holding byte ``position`` (best effort: quoted commas
+    before it on the line would shift the count)."""
+    end = data.find(b"\n")
+    header = data[: end if end >= 0 else len(data)].decode("utf-8-sig", errors="replace")
+    names = next(csv.reader([header.rstrip("\r")]), [])
+    index = data.count(b",", line_start, position)
+    return names[index] if index < len(names) else None
+
+
 def _check_utf8(data: bytes) -> None:
     try:
         data.decode("utf-8")
@@ -125,12 +135,14 @@ def _check_utf8(data: bytes) -> None:
         bad = data[exc.start : exc.start + 1]
         line = data[line_start : data.find(b"\n", exc.start)]
         guess = line.decode("cp1252", errors="replace")
+        column = _column_at(data, line_start, exc.start)
         raise _fail(
             "file_encoding",
             f"The file is not UTF-8 text: byte 0x{bad.hex().upper()} on row {row} cannot be "
             f"read as UTF-8 (the row reads {guess[:60]!r} in Windows-1252). In Excel use "
             "'Save as' > 'CSV UTF-8 (Comma delimited)'.",
             row=row,
+            column=column,
         ) from None
 
 

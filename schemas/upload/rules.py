@@ -328,7 +328,7 @@ def duplicate_key(f: RowFacts) -> np.ndarray:
 
 def total_row_missing(f: RowFacts) -> np.ndarray:
     """Every (period, LA, indicator) with breakdown rows must also have its Total row."""
-    return f.group_any(f.is_total) | f.is_total
+    return f.group_any(f.is_total) | f.is_total | ~f.known_indicator
 
 
 def required_breakdown_missing(f: RowFacts) -> np.ndarray:
@@ -402,7 +402,8 @@ def yes_no_value(f: RowFacts) -> np.ndarray:
     number = ~np.isnan(f.number("value"))
     # yes/no indicators need yes or no (or a symbol, or blank: value_required reports that);
     # every other indicator needs a number, never yes/no.
-    return np.where(is_yes_no, ~number, ~f.yes_no_text)
+    # Unknown indicators have no measure type: indicator_unknown is their only problem.
+    return np.where(is_yes_no, ~number, ~f.yes_no_text) | ~f.known_indicator
 
 
 def pair(f: RowFacts) -> tuple[np.ndarray, np.ndarray]:
@@ -502,7 +503,28 @@ def _breakdown_sums(f: RowFacts) -> dict[str, np.ndarray]:
                 f"the {label} categories' {column} add up to {_fmt(total)} but Total has {_fmt(tx)}"
             )
             messages[row] = f"{messages[row]}; {text}" if messages[row] else text
+    _cohort_denominators(f, own_category, total_index, oks["denominator"])
     return oks
+
+
+def _cohort_denominators(
+    f: RowFacts, own_category: np.ndarray, total_index: np.ndarray, ok: np.ndarray
+) -> None:
+    """In a distribution's own categories every row's denominator is the whole cohort."""
+    if "denominator" not in f.frame or not own_category.any():
+        return
+    rows = np.flatnonzero(own_category & ~f.is_duplicate)
+    target = total_index[f.group[rows]]
+    rows, target = rows[target >= 0], target[target >= 0]
+    x = f.number("denominator")
+    bad = ~np.isnan(x[rows]) & ~np.isnan(x[target]) & (x[rows] != x[target])
+    messages = f.messages.setdefault("breakdown_sum:denominator", np.full(f.n, "", dtype=object))
+    for row, total in zip(rows[bad], x[target][bad], strict=True):
+        ok[row] = False
+        messages[row] = (
+            f"in a distribution every category's denominator is the whole cohort: the Total "
+            f"row has {_fmt(total)}"
+        )
 
 
 def _breakdown_sum(column: str) -> Callable[[RowFacts], np.ndarray]:

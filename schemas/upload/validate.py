@@ -306,7 +306,23 @@ def _problems_from(
             ]
             continue
         cache: dict[str, tuple[str, str]] = {}
-        for value, row in zip(values, row_numbers, strict=True):
+        yes_no = (
+            facts.flag("is_yes_no")[index]
+            if column == "value"
+            else np.zeros(len(index), dtype=bool)
+        )
+        for value, row, is_yes_no in zip(values, row_numbers, yes_no, strict=True):
+            if is_yes_no:
+                problems.append(
+                    Problem(
+                        "yes_no_value",
+                        f"{value!r}: a yes/no indicator's value is yes or no",
+                        row,
+                        column,
+                        value,
+                    )
+                )
+                continue
             if value not in cache:
                 cache[value] = _column_message(facts.ctx, column, check, value)
             rule_id, message = cache[value]

@@ -315,7 +315,7 @@ def test_read_csv_windows_1252_file_encoding_names_row() -> None:
     rows = [BASE, {**MALE, "la_name": "Durham Café"}]
     data = csv_bytes(rows).decode("utf-8").encode("cp1252")
     report = validate(data)
-    assert only_problem(report) == ("file_encoding", 3, None)
+    assert only_problem(report) == ("file_encoding", 3, "la_name")
     message = report.problems[0].message
     assert "row 3" in message
     assert "0xE9" in message
@@ -324,7 +324,7 @@ def test_read_csv_windows_1252_file_encoding_names_row() -> None:
 
 def test_read_csv_pound_sign_latin1_file_encoding_row_2() -> None:
     data = csv_bytes([{**BASE, "la_name": "£ County Durham"}]).decode().encode("latin-1")
-    assert only_problem(validate(data)) == ("file_encoding", 2, None)
+    assert only_problem(validate(data)) == ("file_encoding", 2, "la_name")
 
 
 def test_read_csv_utf16_file_encoding() -> None:
