@@ -108,6 +108,15 @@ def _parse(raw: arrow.ChunkedArray, candidate: object) -> np.ndarray:
     return out
 
 
+def decimal_places(series: pd.Series) -> np.ndarray:
+    """Digits after the decimal point as written ("33" -> 0, "33.30" -> 2)."""
+    text = pc.utf8_trim_whitespace(_raw(series))
+    dot = pc.find_substring(text, ".")
+    after = pc.subtract(pc.subtract(pc.utf8_length(text), dot), 1)
+    places = pc.if_else(pc.less(dot, 0), 0, after)
+    return _np(places).astype("float64")
+
+
 def parse_numbers(series: pd.Series) -> pd.Series:
     """Numbers as float64; NaN where the cell is blank, a symbol or not a number.
 

@@ -58,6 +58,7 @@ class ReadResult:
 
 
 _BOM = b"\xef\xbb\xbf"
+_HEAD_BYTES = 1 << 20
 _NON_SPACE = re.compile(rb"\S")
 _DICTIONARY = pa.dictionary(pa.int32(), pa.string())
 _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -75,18 +76,28 @@ def _fail(rule: str, message: str, **kw: object) -> UploadReadError:
 
 
 def read_upload(
-    data: bytes,
+    data: bytes | Path,
     filename: str,
     *,
     header_hint: frozenset[str] = frozenset(),
     categorical: frozenset[str] = frozenset(),
     limits: FileLimits | None = None,
 ) -> ReadResult:
-    """Read CSV or XLSX bytes. ``header_hint`` names columns that identify the data sheet;
-    ``categorical`` names (normalised) columns with few distinct values, read as pandas
-    categoricals so later checks run once per distinct value rather than once per row."""
+    """Read CSV or XLSX, given as bytes or as a path.
+
+    ``header_hint`` names columns that identify the data sheet; ``categorical`` names
+    (normalised) columns with few distinct values, read as pandas categoricals so later checks
+    run once per distinct value rather than once per row. Given a path, a well-formed CSV is
+    parsed straight from the file and never held whole in memory.
+    """
     limits = limits or FileLimits()
     suffix = Path(filename).suffix.lower()
+    path = data if isinstance(data, Path) else None
+    if path is not None:
+        with path.open("rb") as handle:
+            head = handle.read(_HEAD_BYTES)
+        full = len(head) == _HEAD_BYTES and not _NON_SPACE.search(head)
+        data = path.read_bytes() if full else head  # a megabyte of spaces: read it all
     if not _NON_SPACE.search(data, 3 if data.startswith(_BOM) else 0):
         raise _fail("file_empty", "The file is empty: it has no header row and no data.")
     if data.startswith(_OLE2_MAGIC):
@@ -98,14 +109,14 @@ def read_upload(
     if data.startswith(_ZIP_MAGIC):
         if suffix in {".xlsm", ".xltm", ".xlsb"}:
             raise _fail("file_type", _MACRO_MESSAGE)
-        return _read_xlsx(data, limits, header_hint)
+        return _read_xlsx(path.read_bytes() if path else data, limits, header_hint)
     if suffix in {".xlsx", ".xlsm", ".xls"}:
         raise _fail("file_type", f"The file is named {suffix} but is not an Excel workbook.")
     if data.startswith(b"%PDF"):
         raise _fail("file_type", "This is a PDF. Upload the data as CSV or XLSX.")
     if suffix not in {".csv", ".txt", ""}:
         raise _fail("file_type", f"Files of type {suffix!r} are not accepted. Upload CSV or XLSX.")
-    return _read_csv(data, categorical)
+    return _read_csv(path if path is not None else data, categorical)
 
 
 _MACRO_MESSAGE = (
@@ -146,7 +157,14 @@ def _check_utf8(data: bytes) -> None:
         ) from None
 
 
-def _read_csv(data: bytes, categorical: frozenset[str] = frozenset()) -> ReadResult:
+def _read_csv(source: bytes | Path, categorical: frozenset[str] = frozenset()) -> ReadResult:
+    if isinstance(source, Path):
+        with source.open("rb") as handle:
+            data = handle.read(_HEAD_BYTES)
+        arrow_input: object = str(source)
+    else:
+        data = source
+        arrow_input = pa.BufferReader(pa.py_buffer(source))
     if b"\x00" in data[:65536]:
         raise _fail(
             "file_encoding",
@@ -162,11 +180,12 @@ def _read_csv(data: bytes, categorical: frozenset[str] = frozenset()) -> ReadRes
         end = data.find(b"\n")
         header_line = data[: end if end >= 0 else len(data)].decode("utf-8-sig").rstrip("\r")
         headers = next(csv.reader([header_line]))
+        # Fast path: no newlines inside quoted cells. A file that has them breaks rows apart,
+        # which the invalid-row handler sees, and the exact reader below takes over.
         table = pacsv.read_csv(
-            io.BytesIO(data),
-            read_options=pacsv.ReadOptions(column_names=None, block_size=16 << 20),
+            arrow_input,
             parse_options=pacsv.ParseOptions(
-                newlines_in_values=True,
+                newlines_in_values=False,
                 ignore_empty_lines=False,
                 invalid_row_handler=on_invalid,
             ),
@@ -180,13 +199,14 @@ def _read_csv(data: bytes, categorical: frozenset[str] = frozenset()) -> ReadRes
             ),
         )
     except (pa.ArrowInvalid, StopIteration, UnicodeDecodeError):
-        # Arrow checks UTF-8 as it reads; name the first bad byte's row if that was the cause.
-        _check_utf8(data)
         table = None
     if table is None or invalid or len(set(headers)) != len(headers):
-        # Rare shapes (ragged rows, duplicate headers): the slow, exact reader names the rows.
-        return _read_csv_exact(data)
-    frame = _arrow_to_frame(table)
+        # Rare shapes (bad UTF-8, ragged rows, duplicate headers): the slow, exact reader names
+        # the rows. Arrow checks UTF-8 as it reads; name the first bad byte if that was the cause.
+        whole = source.read_bytes() if isinstance(source, Path) else source
+        _check_utf8(whole)
+        return _read_csv_exact(whole)
+    frame = table.to_pandas()
     frame[ROW_COLUMN] = np.arange(2, len(frame) + 2, dtype=np.int64)
     return _finish(frame, table.column_names, sheet=None)
 
@@ -223,10 +243,6 @@ def _read_csv_exact(data: bytes) -> ReadResult:
     result = _finish(frame, headers, sheet=None)
     result.problems[:0] = problems
     return result
-
-
-def _arrow_to_frame(table: pa.Table) -> pd.DataFrame:
-    return table.to_pandas()
 
 
 def _empty(headers: list[str]) -> pd.DataFrame:

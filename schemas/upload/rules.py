@@ -362,18 +362,26 @@ def region_matches_la(f: RowFacts) -> np.ndarray:
     regions = f.ctx.la_regions
     ok = np.ones(f.n, dtype=bool)
     messages = np.full(f.n, "", dtype=object)
-    expected = f.by_category("new_la_code", lambda code: regions.get(code, ("", "")), object)
     for position, column in enumerate(("region_code", "region_name")):
         if column not in f.frame:
             continue
-        actual = f.frame[column].astype("str").str.strip().to_numpy()
-        wanted = np.array([e[position] for e in expected], dtype=object)
-        # Blank cells are the not_blank check's to report.
-        bad = (wanted != "") & (actual != "") & (actual != wanted)
+        # Decide once per distinct (LA, region) pair, then spread over the rows.
+        combo = f.combo("new_la_code", column)
+        first = f.first_rows(combo)
+        las = f.frame["new_la_code"].iloc[first].tolist()
+        written = f.frame[column].iloc[first].tolist()
+        verdicts = []
+        for la, region in zip(las, written, strict=True):
+            wanted = regions.get(str(la), ("", ""))[position]
+            # Blank cells are the not_blank check's to report.
+            wrong = bool(wanted) and bool(str(region)) and str(region) != wanted
+            verdicts.append(f"{region} is not the LA's {column} ({wanted})" if wrong else "")
+        texts = np.array(verdicts, dtype=object)[combo]
+        bad = texts != ""
         ok &= ~bad
-        for row in np.flatnonzero(bad):
-            text = f"{f.frame[column].iloc[row]!s} is not the LA's {column} ({wanted[row]})"
-            messages[row] = f"{messages[row]}; {text}" if messages[row] else text
+        both = bad & (messages != "")
+        messages[both] = messages[both] + "; " + texts[both]
+        messages[bad & ~both] = texts[bad & ~both]
     f.messages["region_matches_la"] = messages
     return ok
 
@@ -433,9 +441,7 @@ def value_agrees(f: RowFacts) -> np.ndarray:
     checkable = ~np.isnan(value) & ~np.isnan(expected) & (den > 0)
     if not checkable.any():
         return np.ones(f.n, dtype=bool)
-    places = np.zeros(f.n)
-    text = f.frame["value"].astype("str").to_numpy()[checkable]
-    places[checkable] = [len(t.strip().partition(".")[2]) for t in text]
+    places = checks.decimal_places(f.frame["value"])
     tolerance = np.maximum(0.5 * 10.0 ** (-places), 0.05) + 1e-9
     return ~checkable | (np.abs(value - expected) <= tolerance)
 

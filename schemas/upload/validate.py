@@ -428,7 +428,7 @@ def validate_frame(frame: pd.DataFrame, ctx: ValidationContext) -> list[Problem]
 
 
 def validate_upload(
-    data: bytes,
+    data: bytes | Path,
     filename: str,
     *,
     authority: str | None = None,
@@ -436,7 +436,7 @@ def validate_upload(
     reference: ReferenceData | None = None,
     limits: FileLimits | None = None,
 ) -> ValidationReport:
-    """Validate an upload's bytes; the report lists every problem found."""
+    """Validate an upload (its bytes, or a path to it); the report lists every problem found."""
     ctx = ValidationContext(
         catalogue=catalogue or load_catalogue(),
         reference=reference or load_reference(),
@@ -471,7 +471,7 @@ def validate_upload(
 
 def validate_path(path: str | Path, **kwargs: object) -> ValidationReport:
     path = Path(path)
-    return validate_upload(path.read_bytes(), path.name, **kwargs)  # type: ignore[arg-type]
+    return validate_upload(path, path.name, **kwargs)  # type: ignore[arg-type]
 
 
 # EES symbols are documented with their meanings for the report and the format docs.

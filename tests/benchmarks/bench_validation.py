@@ -71,11 +71,14 @@ def _versus_arrow(name: str, path: Path, target: float, expect_valid: bool) -> F
     return Figure(name, validate_s, "s", "pyarrow.csv.read_csv", arrow_s, target)
 
 
+# VmHWM (this process's own peak RSS), not ru_maxrss: Linux carries ru_maxrss across fork and
+# exec, so a child would report the benchmark runner's own peak.
 _RSS_SCRIPT = """
-import json, resource, sys
+import json, sys
 from schemas.upload import validate_path
 report = validate_path(sys.argv[1])
-print(json.dumps({"ok": report.ok, "peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+status = open("/proc/self/status").read().split("VmHWM:")[1].split()[0]
+print(json.dumps({"ok": report.ok, "peak_kib": int(status)}))
 """
 
 
