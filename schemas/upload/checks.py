@@ -7,6 +7,7 @@ kernels: the 1,000,000-row benchmark depends on no per-cell Python.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -31,6 +32,7 @@ COUNT_PATTERN = r"^\s*[0-9]+(\.0*)?\s*$"
 # A decimal number, optionally negative, optionally in exponent form as spreadsheets write it.
 NUMBER_PATTERN = r"^\s*-?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$"
 _SYMBOLS = arrow.array(list(EES_SYMBOLS))
+_YES_NO = arrow.array(["yes", "no"])
 
 
 def _text(series: pd.Series) -> arrow.ChunkedArray:
@@ -83,29 +85,83 @@ def _np(array: object) -> np.ndarray:
     return np.asarray(array.to_numpy(zero_copy_only=False))  # type: ignore[attr-defined]
 
 
-def scan_numbers(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(numbers as float64 with NaN where not a number, EES-symbol mask) in one pass."""
+@dataclass(frozen=True)
+class Scan:
+    """What each cell of a measure column is, from one pass of Arrow kernels."""
+
+    blank: np.ndarray  # empty or only spaces
+    symbol: np.ndarray  # an EES symbol (any case)
+    yes_no: np.ndarray  # yes or no (any case)
+    numbers: np.ndarray  # the number, NaN where the cell is not one
+    digits: np.ndarray  # plain digits: a count beyond doubt
+
+
+# Scans of the columns being validated, keyed by the column's Arrow buffers: the registered
+# checks and the multi-cell rules read the same columns, and each is scanned once.
+_SCANS: dict[tuple[int, ...], Scan] = {}
+
+
+def _buffers_key(raw: arrow.ChunkedArray) -> tuple[int, ...]:
+    key: list[int] = [len(raw)]
+    for chunk in raw.chunks:
+        key += [b.address if b is not None else 0 for b in chunk.buffers()]
+    return tuple(key)
+
+
+def clear_scans() -> None:
+    """Forget cached scans (called when a validation ends, to free their memory)."""
+    _SCANS.clear()
+
+
+def scan(series: pd.Series) -> Scan:
     raw = _raw(series)
-    symbol = pc.is_in(pc.utf8_lower(raw), _SYMBOLS)
-    numbers = _parse(raw, pc.and_(pc.greater(pc.utf8_length(raw), 0), pc.invert(symbol)))
-    sym = _np(symbol).astype(bool)
-    if not sym.any() and bool(pc.any(pc.not_equal(raw, pc.utf8_trim_whitespace(raw))).as_py()):
-        sym = is_symbol(series).to_numpy()  # symbols padded with spaces
-    return numbers, sym
+    key = _buffers_key(raw)
+    if key not in _SCANS:
+        _SCANS[key] = _scan(raw)
+    return _SCANS[key]
 
 
-def _parse(raw: arrow.ChunkedArray, candidate: object) -> np.ndarray:
-    mask = _np(candidate).astype(bool)
-    out = np.full(len(raw), np.nan)
-    if mask.any():
+def _scan(raw: arrow.ChunkedArray) -> Scan:
+    # Most cells are blank or plain digits: two cheap kernels settle them. Only the rest are
+    # lowered (for symbols and yes/no) and cast, and only malformed ones meet the regex.
+    n = len(raw)
+    blank = _np(pc.equal(pc.utf8_length(raw), 0)).astype(bool)
+    digits = _np(pc.utf8_is_digit(raw)).astype(bool)
+    numbers = np.full(n, np.nan)
+    numbers[digits] = _np(pc.cast(pc.filter(raw, digits), arrow.float64()))
+    symbol = np.zeros(n, dtype=bool)
+    yes_no = np.zeros(n, dtype=bool)
+    rest = np.flatnonzero(~(blank | digits))
+    if not len(rest):
+        return Scan(blank=blank, symbol=symbol, yes_no=yes_no, numbers=numbers, digits=digits)
+    cells = pc.take(raw, arrow.array(rest))
+    lowered = pc.utf8_lower(cells)
+    symbol[rest] = _np(pc.is_in(lowered, _SYMBOLS)).astype(bool)
+    yes_no[rest] = _np(pc.is_in(lowered, _YES_NO)).astype(bool)
+    other = ~(symbol[rest] | yes_no[rest])
+    where = rest[other]
+    if len(where):
+        candidates = pc.filter(cells, other)
         try:
-            out[mask] = _np(pc.cast(pc.filter(raw, candidate), arrow.float64()))
+            # Plain decimals ("28.6", "-0.25") cast in one pass.
+            numbers[where] = _np(pc.cast(candidates, arrow.float64()))
         except (arrow.ArrowInvalid, arrow.ArrowTypeError):
-            text = pc.utf8_trim_whitespace(raw)
-            ok = pc.match_substring_regex(text, NUMBER_PATTERN)
+            # Padded or malformed cells: trim, then classify exactly.
+            text = pc.utf8_trim_whitespace(candidates)
+            blank[where] = _np(pc.equal(pc.utf8_length(text), 0)).astype(bool)
+            lowered = pc.utf8_lower(text)
+            symbol[where] = _np(pc.is_in(lowered, _SYMBOLS)).astype(bool)
+            yes_no[where] = _np(pc.is_in(lowered, _YES_NO)).astype(bool)
+            number = pc.match_substring_regex(text, NUMBER_PATTERN)
             none = arrow.scalar(None, arrow.string())
-            out = _np(pc.cast(pc.if_else(ok, text, none), arrow.float64())).astype("float64")
-    return out
+            numbers[where] = _np(pc.cast(pc.if_else(number, text, none), arrow.float64()))
+    return Scan(blank=blank, symbol=symbol, yes_no=yes_no, numbers=numbers, digits=digits)
+
+
+def scan_numbers(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(numbers as float64 with NaN where not a number, EES-symbol mask)."""
+    result = scan(series)
+    return result.numbers, result.symbol
 
 
 def decimal_places(series: pd.Series) -> np.ndarray:
@@ -118,42 +174,14 @@ def decimal_places(series: pd.Series) -> np.ndarray:
 
 
 def parse_numbers(series: pd.Series) -> pd.Series:
-    """Numbers as float64; NaN where the cell is blank, a symbol or not a number.
-
-    Fast path: cast the non-blank, non-symbol cells straight to float (one C++ pass); only if
-    some cell is not a plain number does the slower trim-and-regex path decide cell by cell.
-    """
-    raw = _raw(series)
-    symbol = pc.is_in(pc.utf8_lower(raw), _SYMBOLS)
-    candidate = pc.and_(pc.greater(pc.utf8_length(raw), 0), pc.invert(symbol))
-    out = _parse(raw, candidate)
-    return pd.Series(out, index=series.index, dtype="float64")
+    """Numbers as float64; NaN where the cell is blank, a symbol or not a number."""
+    return pd.Series(scan(series).numbers, index=series.index, dtype="float64")
 
 
-def _cells_ok(
-    series: pd.Series, pattern: str, extra: tuple[str, ...] = (), fast: str = "digits"
-) -> pd.Series:
-    """Blank, a symbol (or ``extra`` word), or text matching ``pattern``.
-
-    Most cells in a real file are plain digits (counts) or plain decimals (values): those are
-    accepted by one cheap kernel, and only the rest go through trimming and the regex.
-    """
+def _cells_ok(series: pd.Series, pattern: str, extra: tuple[str, ...] = ()) -> pd.Series:
+    """Blank, a symbol (or ``extra`` word), or text matching ``pattern``, per category."""
     allowed = arrow.array([*EES_SYMBOLS, *extra])
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        return _elementwise(series, lambda text: _match(text, pattern, allowed))
-    raw = _raw(series)
-    if fast == "digits":
-        quick = pc.utf8_is_digit(raw)
-    else:
-        quick = pc.match_substring_regex(raw, r"^-?[0-9]+(\.[0-9]+)?$")
-    quick = pc.or_(
-        pc.or_(quick, pc.equal(pc.utf8_length(raw), 0)), pc.is_in(pc.utf8_lower(raw), allowed)
-    )
-    good = _np(quick).astype(bool)
-    rest = np.flatnonzero(~good)
-    if len(rest):
-        good[rest] = _np(_match(pc.take(raw, arrow.array(rest)), pattern, allowed)).astype(bool)
-    return pd.Series(good, index=series.index)
+    return _elementwise(series, lambda text: _match(text, pattern, allowed))
 
 
 def _match(text: object, pattern: str, allowed: arrow.Array) -> object:
@@ -167,13 +195,25 @@ def _match(text: object, pattern: str, allowed: arrow.Array) -> object:
 @register_check_method(statistics=[])
 def ees_count(pandas_obj: pd.Series) -> pd.Series:
     """Blank, an EES symbol, or a non-negative whole number ("10.0" allowed)."""
-    return _cells_ok(pandas_obj, COUNT_PATTERN)
+    if isinstance(pandas_obj.dtype, pd.CategoricalDtype):
+        return _cells_ok(pandas_obj, COUNT_PATTERN)
+    cells = scan(pandas_obj)
+    good = cells.blank | cells.symbol | cells.digits
+    rest = np.flatnonzero(~good & ~np.isnan(cells.numbers))
+    if len(rest):  # "10.0" is a count; "10.5", "-1" and "1e3" are not
+        text = pc.utf8_trim_whitespace(pc.take(_raw(pandas_obj), arrow.array(rest)))
+        good[rest] = _np(pc.match_substring_regex(text, COUNT_PATTERN)).astype(bool)
+    return pd.Series(good, index=pandas_obj.index)
 
 
 @register_check_method(statistics=[])
 def ees_number(pandas_obj: pd.Series) -> pd.Series:
     """Blank, an EES symbol, 'yes'/'no' (for yes/no indicators), or a decimal number."""
-    return _cells_ok(pandas_obj, NUMBER_PATTERN, extra=("yes", "no"), fast="decimal")
+    if isinstance(pandas_obj.dtype, pd.CategoricalDtype):
+        return _cells_ok(pandas_obj, NUMBER_PATTERN, extra=("yes", "no"))
+    cells = scan(pandas_obj)
+    good = cells.blank | cells.symbol | cells.yes_no | np.isfinite(cells.numbers)
+    return pd.Series(good, index=pandas_obj.index)
 
 
 @register_check_method(statistics=[])

@@ -133,13 +133,13 @@ class RowFacts:
         # Anything written counts as present: what is wrong with it is the cell check's report.
         if column not in self.frame:
             return np.zeros(self.n, dtype=bool)
-        return ~checks.is_blank(self.frame[column]).to_numpy()
+        return ~checks.scan(self.frame[column]).blank
 
     @cached_property
     def yes_no_text(self) -> np.ndarray:
         if "value" not in self.frame:
             return np.zeros(self.n, dtype=bool)
-        return checks.is_yes_no(self.frame["value"]).to_numpy()
+        return checks.scan(self.frame["value"]).yes_no
 
     # ------------------------------------------------------------------------------------ groups
 

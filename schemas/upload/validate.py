@@ -21,12 +21,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow
 from pandera.typing import Series
 
 from schemas.catalogue import Catalogue, load_catalogue
 from schemas.periods import TIME_IDENTIFIERS, PeriodError, parse_period
 from schemas.reference import ReferenceData, load_reference
 
+from . import checks
 from .columns import (
     EES_SYMBOLS,
     GEOGRAPHY_OPTIONAL,
@@ -277,13 +279,19 @@ def _column_message(ctx: ValidationContext, column: str, check: str, value: str)
     return name, f"{column} fails {check}"
 
 
+def pa_compute_take(series: pd.Series, index: np.ndarray) -> list[str]:
+    """Cells at ``index`` of a text column, via Arrow (no pandas intermediate)."""
+    array = pyarrow.chunked_array(pyarrow.array(series.astype("str")))
+    return [str(v) for v in array.take(pyarrow.array(index)).to_pylist()]
+
+
 def _cell_text(series: pd.Series, index: np.ndarray) -> list[str]:
     """The cells at ``index`` as written (categoricals decoded without expanding the column)."""
     if isinstance(series.dtype, pd.CategoricalDtype):
         categories = np.asarray(series.cat.categories, dtype=object)
         codes = series.cat.codes.to_numpy()[index]
         return [categories[c] if c >= 0 else "" for c in codes.tolist()]
-    return series.take(index).astype("str").tolist()
+    return pa_compute_take(series, index)
 
 
 def _problems_from(
@@ -424,6 +432,8 @@ def validate_frame(frame: pd.DataFrame, ctx: ValidationContext) -> list[Problem]
         model.validate(frame, lazy=True, inplace=True)
     except pa.errors.SchemaErrors as errors:
         return _problems_from(errors, frame, facts)
+    finally:
+        checks.clear_scans()
     return []
 
 
