@@ -12,7 +12,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,6 +20,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from exchange.cli.serve import worker_command
 from exchange.jobs import FileJobStore
 
 pytestmark = [
@@ -54,19 +54,7 @@ def worker(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Ite
     """A real worker process, ready to take tasks; yields its log file. Always torn down."""
     log = tmp_path_factory.mktemp("worker") / "worker.log"
     child_env = {k: v for k, v in os.environ.items() if not k.startswith("EXCHANGE_")} | env
-    command = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "workers.worker",
-        "worker",
-        "--pool=solo",
-        "--loglevel=INFO",
-        "--without-gossip",
-        "--without-mingle",
-        "--without-heartbeat",
-    ]
+    command = worker_command()  # the very command `exchange serve` runs
     with log.open("wb") as out:
         proc = subprocess.Popen(
             command, env=child_env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
