@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from .config import Config, load_config
-from .extensions import csrf
+from .extensions import csrf, db
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -14,6 +14,7 @@ def create_app(config: Config | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(config.instance_path))
     app.config.from_mapping(config.flask_mapping())
     csrf.init_app(app)
+    db.init_app(app)
 
     from workers.celery_app import celery_init_app
 

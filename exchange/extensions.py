@@ -3,4 +3,7 @@ pattern): importing this module connects to nothing."""
 
 from flask_wtf import CSRFProtect
 
+from .db import Database
+
 csrf = CSRFProtect()
+db = Database()
