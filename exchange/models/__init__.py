@@ -3,5 +3,17 @@
 
 from .audit import AuditEvent, AuditHead
 from .base import Base
+from .organisation import AllianceMembership, Organisation, OrganisationKind
+from .user import RecoveryCode, Role, User
 
-__all__ = ["AuditEvent", "AuditHead", "Base"]
+__all__ = [
+    "AllianceMembership",
+    "AuditEvent",
+    "AuditHead",
+    "Base",
+    "Organisation",
+    "OrganisationKind",
+    "RecoveryCode",
+    "Role",
+    "User",
+]
