@@ -44,3 +44,44 @@ def app(tmp_path: Path) -> Flask:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """A fresh, empty database for one test: SQLite under tmp_path by default; PostgreSQL
+    when EXCHANGE_TEST_DATABASE_URL names a server (CI sets it; scripts/test starts one)."""
+    import os
+    import uuid
+
+    server = os.environ.get("EXCHANGE_TEST_DATABASE_URL")
+    if not server:
+        return f"sqlite:///{tmp_path / 'exchange.db'}"
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"exchange_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(server).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def db_app(tmp_path: Path, database_url: str) -> Flask:
+    """The app on a fresh database with every table created from the models (the migrations
+    are tested against the same models in tests/integration/test_migrations.py)."""
+    from exchange.app import create_app
+    from exchange.config import load_config
+    from exchange.extensions import db
+    from exchange.models import Base
+
+    env = {
+        "EXCHANGE_INSTANCE_PATH": str(tmp_path / "instance"),
+        "EXCHANGE_DATABASE_URL": database_url,
+    }
+    app = create_app(load_config(env=env, testing=True))
+    app.extensions["celery"].conf.task_always_eager = True
+    with app.app_context():
+        Base.metadata.create_all(db.engine)
+    return app
