@@ -17,6 +17,6 @@ def main() -> None:
     """The children's social care benchmarking exchange."""
 
 
-from . import data, serve, synth, templates  # noqa: E402  (commands register on ``main``)
+from . import audit, data, serve, synth, templates  # noqa: E402  (commands register on ``main``)
 
-__all__ = ["data", "main", "serve", "synth", "templates"]
+__all__ = ["audit", "data", "main", "serve", "synth", "templates"]
