@@ -18,10 +18,12 @@ def create_app(config: Config | None = None) -> Flask:
 
     from workers.celery_app import celery_init_app
 
-    from .security import headers
+    from .security import auth, crypto, headers
 
     celery_init_app(app)
     headers.init_app(app)
+    crypto.init_app(app)  # warns when master keys live beside the data
+    auth.init_app(app)  # sessions, sign-in guard, login throttling
 
     from .api import register_api
     from .web import register_blueprints

@@ -84,6 +84,13 @@ class Job:
     error: str | None = None
     # ValidationReport.summary() once done (counts only, no cell values).
     summary: dict[str, object] | None = None
+    # Set for an LA's submission (the portal's upload page): the check then runs
+    # exchange.actions.submissions.check_upload for this organisation as this actor, and a
+    # valid file becomes the pending upload named here (its id is the job id).
+    organisation_id: int | None = None
+    actor_user_id: int | None = None
+    actor_label: str | None = None
+    pending_upload_id: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {**asdict(self), "status": str(self.status)}

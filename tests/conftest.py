@@ -5,6 +5,7 @@ Kept minimal: anything only one test module needs lives in that module.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -47,15 +48,17 @@ def client(app: Flask) -> FlaskClient:
 
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
+def database_url(tmp_path: Path) -> Iterator[str]:
     """A fresh, empty database for one test: SQLite under tmp_path by default; PostgreSQL
-    when EXCHANGE_TEST_DATABASE_URL names a server (CI sets it; scripts/test starts one)."""
+    when EXCHANGE_TEST_DATABASE_URL names a server (CI sets it; scripts/test starts one).
+    A PostgreSQL database is dropped after the test, whoever is still connected to it."""
     import os
     import uuid
 
     server = os.environ.get("EXCHANGE_TEST_DATABASE_URL")
     if not server:
-        return f"sqlite:///{tmp_path / 'exchange.db'}"
+        yield f"sqlite:///{tmp_path / 'exchange.db'}"
+        return
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
@@ -63,12 +66,27 @@ def database_url(tmp_path: Path) -> str:
     admin = create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return make_url(server).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        try:
+            with admin.connect() as conn:
+                # Connections a test left open would block the drop. Not DROP ... WITH (FORCE):
+                # it also needs to stop autovacuum, which only a superuser may.
+                conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE datname = :name AND usename = current_user"
+                    ),
+                    {"name": name},
+                )
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        finally:
+            admin.dispose()
 
 
 @pytest.fixture
-def db_app(tmp_path: Path, database_url: str) -> Flask:
+def db_app(tmp_path: Path, database_url: str) -> Iterator[Flask]:
     """The app on a fresh database with every table created from the models (the migrations
     are tested against the same models in tests/integration/test_migrations.py)."""
     from exchange.app import create_app
@@ -84,4 +102,8 @@ def db_app(tmp_path: Path, database_url: str) -> Flask:
     app.extensions["celery"].conf.task_always_eager = True
     with app.app_context():
         Base.metadata.create_all(db.engine)
-    return app
+    yield app
+    # Close the pooled connections now: left to the garbage collector they would warn
+    # (ResourceWarning, an error here) and keep the test database in use.
+    with app.app_context():
+        db.engine.dispose()

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import traceback
+import uuid
 from pathlib import PurePosixPath
 from typing import BinaryIO
 
@@ -63,20 +64,42 @@ def log_exception(message: str, job_id: str, exc: BaseException) -> None:
     logger.error("%s (job %s): %s\n%s", message, job_id, type(exc).__name__, frames)
 
 
-def submit_validation(stream: BinaryIO, filename: str | None, authority: str | None) -> Job:
+def submit_validation(
+    stream: BinaryIO,
+    filename: str | None,
+    authority: str | None,
+    *,
+    organisation_id: int | None = None,
+    actor_user_id: int | None = None,
+    actor_label: str | None = None,
+) -> Job:
     """Start checking an uploaded file; returns its job (done, failed or queued).
 
-    ``stream`` must be seekable (Werkzeug's uploaded files are).
+    ``stream`` must be seekable (Werkzeug's uploaded files are). With ``organisation_id`` the
+    check is that LA's submission (``exchange.actions.submissions.check_upload``, as the actor
+    given): a valid file is stored as a pending upload whose id the job records.
     """
     config = current_app.config["EXCHANGE"]
     store = get_job_store()
     job_id = new_job_id()
     name = clean_filename(filename)
     size = _stream_size(stream)
+    submission = {
+        "organisation_id": organisation_id,
+        "actor_user_id": actor_user_id,
+        "actor_label": actor_label,
+    }
     if size <= config.inline_validation_bytes:
         data = stream.read()
         store.create(
-            Job(id=job_id, filename=name, size=size, authority=authority, status=JobStatus.RUNNING)
+            Job(
+                id=job_id,
+                filename=name,
+                size=size,
+                authority=authority,
+                status=JobStatus.RUNNING,
+                **submission,  # type: ignore[arg-type]
+            )
         )
         try:
             return _validate_and_store(job_id, data)
@@ -85,7 +108,9 @@ def submit_validation(stream: BinaryIO, filename: str | None, authority: str | N
             return fail_job(job_id, FAILED_UNEXPECTEDLY)
 
     store.save_upload(job_id, stream)
-    job = store.create(Job(id=job_id, filename=name, size=size, authority=authority))
+    job = store.create(
+        Job(id=job_id, filename=name, size=size, authority=authority, **submission)  # type: ignore[arg-type]
+    )
     try:
         from workers.tasks import validate_upload_job
 
@@ -99,10 +124,39 @@ def submit_validation(stream: BinaryIO, filename: str | None, authority: str | N
     return job
 
 
+def _check_submission(job: Job, data: bytes) -> tuple[ValidationReport, str | None]:
+    """An LA's submission check, in one transaction; the actor is re-read from the database,
+    so a user who lost the right to submit since the upload is refused here too."""
+    from exchange.actions.submissions import check_upload
+    from exchange.extensions import db
+    from exchange.models import Organisation, User
+    from exchange.security.principals import principal_for_user, system_principal
+
+    with db.transaction() as session:
+        organisation = session.get(Organisation, job.organisation_id)
+        if organisation is None:
+            raise PermissionError("the job's organisation no longer exists")
+        if job.actor_user_id is None:
+            actor = system_principal(job.actor_label or "system:portal")
+        else:
+            user = session.get(User, job.actor_user_id)
+            if user is None:
+                raise PermissionError("the job's user no longer exists")
+            actor = principal_for_user(session, user)
+        report, pending = check_upload(
+            session, data, job.filename, organisation, actor, upload_id=uuid.UUID(job.id)
+        )
+        return report, None if pending is None else str(pending.id)
+
+
 def _validate_and_store(job_id: str, data: bytes) -> Job:
     store = get_job_store()
     job = store.get(job_id)
-    report = validate_upload(data, job.filename, authority=job.authority)
+    pending_upload_id = None
+    if job.organisation_id is not None:
+        report, pending_upload_id = _check_submission(job, data)
+    else:
+        report = validate_upload(data, job.filename, authority=job.authority)
     store.save_report(job_id, report.to_json())
     summary = report.summary()
     logger.info(
@@ -112,7 +166,13 @@ def _validate_and_store(job_id: str, data: bytes) -> Job:
         summary["errors"],
         summary["warnings"],
     )
-    return store.update(job_id, status=JobStatus.DONE, summary=summary, error=None)
+    return store.update(
+        job_id,
+        status=JobStatus.DONE,
+        summary=summary,
+        error=None,
+        pending_upload_id=pending_upload_id,
+    )
 
 
 def run_validation_job(job_id: str) -> JobStatus:

@@ -15,6 +15,7 @@ from flask.typing import ResponseReturnValue
 
 from exchange.actions.validation import submit_validation
 from exchange.jobs import Job, JobStatus, UnknownJobError, get_job_store
+from exchange.security.policy import Permission, requires
 from schemas.reference import UnknownCodeError, load_reference
 
 bp = Blueprint("api_validate", __name__, url_prefix="/api/v1")
@@ -40,6 +41,7 @@ def _job_json(job: Job) -> dict[str, object]:
 
 
 @bp.post("/validate")
+@requires(Permission.PUBLIC)
 def validate() -> ResponseReturnValue:
     upload = request.files.get("file")
     if upload is None or not upload.filename:
@@ -61,20 +63,26 @@ def validate() -> ResponseReturnValue:
 
 
 @bp.get("/jobs/<job_id>")
+@requires(Permission.PUBLIC)
 def get_job(job_id: str) -> ResponseReturnValue:
     try:
         job = get_job_store().get(job_id)
     except UnknownJobError:
         return _error(404, "Not found", "There is no job with this id.")
+    if job.organisation_id is not None:  # an LA's submission check is not a public job
+        return _error(404, "Not found", "There is no job with this id.")
     return jsonify(_job_json(job))
 
 
 @bp.get("/jobs/<job_id>/report")
+@requires(Permission.PUBLIC)
 def get_report(job_id: str) -> ResponseReturnValue:
     store = get_job_store()
     try:
         job = store.get(job_id)
     except UnknownJobError:
+        return _error(404, "Not found", "There is no job with this id.")
+    if job.organisation_id is not None:  # an LA's submission check is not a public job
         return _error(404, "Not found", "There is no job with this id.")
     if job.status is not JobStatus.DONE:
         return _error(409, "No report", f"The job is {job.status}; it has no report.")

@@ -17,6 +17,18 @@ def main() -> None:
     """The children's social care benchmarking exchange."""
 
 
-from . import audit, data, serve, synth, templates  # noqa: E402  (commands register on ``main``)
+from . import audit, data, db, demo, keys, serve, submissions, synth, templates, users  # noqa: E402  (commands register on ``main``)
 
-__all__ = ["audit", "data", "main", "serve", "synth", "templates"]
+__all__ = [
+    "audit",
+    "data",
+    "db",
+    "demo",
+    "keys",
+    "main",
+    "serve",
+    "submissions",
+    "synth",
+    "templates",
+    "users",
+]

@@ -4,6 +4,22 @@
 from .audit import AuditEvent, AuditHead
 from .base import Base
 from .organisation import AllianceMembership, Organisation, OrganisationKind
+from .reference import (
+    ChildPopulation,
+    ReferenceLocalAuthority,
+    ReferenceRegion,
+    StatisticalNeighbour,
+)
+from .sharing import SharingSetting
+from .stored_file import StoredFile
+from .submission import (
+    IndicatorValue,
+    PendingUpload,
+    PendingUploadStatus,
+    Submission,
+    SubmissionVersion,
+    VersionStatus,
+)
 from .user import RecoveryCode, Role, User
 
 __all__ = [
@@ -11,9 +27,21 @@ __all__ = [
     "AuditEvent",
     "AuditHead",
     "Base",
+    "ChildPopulation",
+    "IndicatorValue",
     "Organisation",
     "OrganisationKind",
+    "PendingUpload",
+    "PendingUploadStatus",
     "RecoveryCode",
+    "ReferenceLocalAuthority",
+    "ReferenceRegion",
     "Role",
+    "SharingSetting",
+    "StatisticalNeighbour",
+    "StoredFile",
+    "Submission",
+    "SubmissionVersion",
     "User",
+    "VersionStatus",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
+from flask_login import UserMixin
 from sqlalchemy import Enum, ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -20,7 +21,10 @@ class Role(enum.StrEnum):
     ADMINISTRATOR = "administrator"
 
 
-class User(Base):
+class User(UserMixin, Base):
+    """An account. UserMixin gives Flask-Login its ``get_id``/``is_authenticated``; the
+    ``is_active`` column below overrides the mixin's always-true property."""
+
     __tablename__ = "user_account"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -31,9 +35,11 @@ class User(Base):
         Enum(Role, native_enum=False, length=32, validate_strings=True)
     )
     password_hash: Mapped[str] = mapped_column(String(255))
-    # TOTP secret, encrypted at rest (exchange.security.crypto); None until enrolled.
+    # TOTP secret, encrypted at rest (exchange.security.secrets_box); None until enrolled.
     totp_secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
     mfa_enrolled_at: Mapped[datetime | None]
+    # The last TOTP time step accepted: a code of that step or an earlier one is refused.
+    totp_last_step: Mapped[int | None]
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None]
     last_login_at: Mapped[datetime | None]

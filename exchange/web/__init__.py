@@ -6,8 +6,12 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import catalogue, errors, validate
+    from . import admin, auth, catalogue, errors, sharing, submissions, validate
 
+    app.register_blueprint(auth.bp)
     app.register_blueprint(catalogue.bp)
     app.register_blueprint(validate.bp)
+    app.register_blueprint(sharing.bp)
+    app.register_blueprint(submissions.bp)
+    app.register_blueprint(admin.bp)
     errors.init_app(app)

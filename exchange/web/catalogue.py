@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request
 
+from exchange.security.policy import Permission, requires
 from schemas.catalogue import Indicator, Polarity, load_catalogue
 
 bp = Blueprint("catalogue", __name__)
@@ -37,6 +38,7 @@ def _labels() -> dict[str, object]:
 
 
 @bp.get("/")
+@requires(Permission.PUBLIC)
 def index() -> str:
     catalogue = load_catalogue()
     return render_template(
@@ -62,6 +64,7 @@ def _outcome_groups(domain_id: str) -> list[tuple[object, list[Indicator]]]:
 
 
 @bp.get("/catalogue")
+@requires(Permission.PUBLIC)
 def catalogue_list() -> str:
     catalogue = load_catalogue()
     selected = request.args.get("domain", "")
@@ -80,6 +83,7 @@ def catalogue_list() -> str:
 
 
 @bp.get("/catalogue/<indicator_id>")
+@requires(Permission.PUBLIC)
 def indicator_detail(indicator_id: str) -> str:
     catalogue = load_catalogue()
     indicator = catalogue.indicators.get(indicator_id)

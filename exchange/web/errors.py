@@ -9,6 +9,12 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 PAGES: dict[int, tuple[str, str]] = {
     400: ("There is a problem with the request", "Go back and try again."),
+    401: ("You need to sign in", "Sign in to the exchange to see this page."),
+    403: (
+        "You do not have permission to see this page",
+        "Your account does not give you access to this page. If you think it should, contact "
+        "your organisation's administrator of the exchange.",
+    ),
     404: (
         "Page not found",
         "If you typed the web address, check it is correct. If you pasted the web address, check "

@@ -20,6 +20,7 @@ from wtforms import SelectField
 
 from exchange.actions.validation import report_from_json, submit_validation
 from exchange.jobs import Job, JobStatus, UnknownJobError, get_job_store
+from exchange.security.policy import Permission, requires
 from schemas.reference import load_reference
 from schemas.upload import Problem
 
@@ -65,6 +66,7 @@ class ValidateForm(FlaskForm):
 
 
 @bp.route("", methods=["GET", "POST"])
+@requires(Permission.PUBLIC)
 def upload() -> ResponseReturnValue:
     form = ValidateForm()
     if form.validate_on_submit():
@@ -79,9 +81,12 @@ def upload() -> ResponseReturnValue:
 
 def _get_job(job_id: str) -> Job:
     try:
-        return get_job_store().get(job_id)
+        job = get_job_store().get(job_id)
     except UnknownJobError:
         abort(404)
+    if job.organisation_id is not None:
+        abort(404)  # an LA's submission check: only its own pages (exchange.web.submissions)
+    return job
 
 
 def _no_store(response: Response) -> Response:
@@ -104,11 +109,18 @@ def _page_numbers(current: int, last: int) -> list[int | None]:
 
 
 @bp.get("/jobs/<job_id>")
+@requires(Permission.PUBLIC)
 def job_page(job_id: str) -> ResponseReturnValue:
-    job = _get_job(job_id)
+    context = report_context(_get_job(job_id))
+    return _no_store(Response(render_template("validate/job.html", **context)))
+
+
+def report_context(job: Job) -> dict[str, object]:
+    """What the report templates (validate/_report_*.html) need for ``job``, with the
+    ``rule`` filter and ``page`` of the request; 404 for an unknown rule or page."""
     context: dict[str, object] = {"job": job, "JobStatus": JobStatus}
     if job.status is JobStatus.DONE:
-        report = report_from_json(get_job_store().load_report(job_id))
+        report = report_from_json(get_job_store().load_report(job.id))
         problems = report.sorted_problems()
         rules = sorted({p.rule for p in problems})
         rule = request.args.get("rule") or None
@@ -134,7 +146,7 @@ def job_page(job_id: str) -> ResponseReturnValue:
             last_page=last_page,
             page_numbers=_page_numbers(page, last_page),
         )
-    return _no_store(Response(render_template("validate/job.html", **context)))
+    return context
 
 
 def _count_by_rule(problems: list[Problem]) -> dict[str, int]:
@@ -157,6 +169,7 @@ def _report_text(job_id: str) -> tuple[Job, str]:
 
 
 @bp.get("/jobs/<job_id>/report.csv")
+@requires(Permission.PUBLIC)
 def report_csv(job_id: str) -> Response:
     job, text = _report_text(job_id)
     body = report_from_json(text).to_csv()
@@ -166,6 +179,7 @@ def report_csv(job_id: str) -> Response:
 
 
 @bp.get("/jobs/<job_id>/report.json")
+@requires(Permission.PUBLIC)
 def report_json(job_id: str) -> Response:
     job, text = _report_text(job_id)
     response = Response(text, mimetype="application/json")
