@@ -50,3 +50,35 @@ def _record(
     except BaseException:
         session.rollback()
         raise
+
+
+DOWNLOADED = "download"
+
+
+def record_download(
+    session: Session,
+    actor: Principal,
+    *,
+    what: str,
+    target_id: str,
+    organisation_id: int | None,
+    media_type: str,
+) -> None:
+    """Record that ``actor`` downloaded ``what`` (e.g. a validation report of their LA's file)
+    in its own transaction. The caller has already authorised the download; the event says who
+    took which artefact, in which format, never its contents."""
+    try:
+        audit.record(
+            session,
+            DOWNLOADED,
+            actor_label=actor.label,
+            actor_user_id=actor.user_id,
+            organisation_id=organisation_id,
+            target_type=what,
+            target_id=target_id,
+            details={"media_type": media_type},
+        )
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise

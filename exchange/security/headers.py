@@ -7,7 +7,7 @@ started by ``static/js/init.js``.
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask, Response, current_app
 
 __all__ = ["CONTENT_SECURITY_POLICY", "SECURITY_HEADERS", "init_app"]
 
@@ -31,9 +31,15 @@ SECURITY_HEADERS: dict[str, str] = {
 }
 
 
+# Only behind TLS (EXCHANGE_SECURE_COOKIES): over plain http it would be ignored at best.
+HSTS = "max-age=31536000; includeSubDomains"
+
+
 def set_security_headers(response: Response) -> Response:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
+    if current_app.config["EXCHANGE"].secure_cookies:
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
     return response
 
 

@@ -33,6 +33,7 @@ from werkzeug.utils import secure_filename
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
+from exchange.actions.audit_log import record_download
 from exchange.actions.sharing import sharing_summary
 from exchange.actions.submissions import (
     MAX_REASON_LENGTH,
@@ -302,6 +303,14 @@ def _report_download(job_id: str, extension: str) -> Response:
         response = Response(report_from_json(text).to_csv(), mimetype="text/csv")
     else:
         response = Response(text, mimetype="application/json")
+    record_download(
+        db.session,
+        current_principal(),  # type: ignore[arg-type]  # the route requires sign-in
+        what="validation_report",
+        target_id=job.id,
+        organisation_id=organisation.id,
+        media_type=response.mimetype,
+    )
     stem = secure_filename(PurePosixPath(job.filename).stem) or "upload"
     response.headers["Content-Disposition"] = (
         f'attachment; filename="{stem}-validation-report.{extension}"'

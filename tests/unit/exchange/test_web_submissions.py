@@ -163,6 +163,12 @@ def test_upload_invalid_file_shows_report_without_accept(
     report = submitter.get(f"/submissions/checks/{job_id}/report.csv")
     assert report.status_code == 200
     assert report.get_data(as_text=True).startswith("severity,row,column,value,rule,message")
+    with db_app.app_context():
+        download = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "download")
+        ).one()
+        assert (download.target_type, download.target_id) == ("validation_report", job_id)
+        assert download.details == {"media_type": "text/csv"}
     filtered = submitter.get(f"/submissions/checks/{job_id}?rule=la_matches_authority")
     assert filtered.status_code == 200
 
