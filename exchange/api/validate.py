@@ -15,6 +15,7 @@ from flask.typing import ResponseReturnValue
 
 from exchange.actions.validation import submit_validation
 from exchange.jobs import Job, JobStatus, UnknownJobError, get_job_store
+from exchange.security.check_access import may_read_check, remember_check
 from exchange.security.policy import Permission, requires
 from schemas.reference import UnknownCodeError, load_reference
 
@@ -53,6 +54,7 @@ def validate() -> ResponseReturnValue:
         except UnknownCodeError:
             return _error(400, "Unknown authority", "'authority' is not a known LA code.")
     job = submit_validation(upload.stream, upload.filename, authority)
+    remember_check(job.id)  # only this client's session may read the job and its report
     if job.status is JobStatus.QUEUED:
         location = url_for(".get_job", job_id=job.id)
         return jsonify(_job_json(job)), 202, {"Location": location}
@@ -69,7 +71,7 @@ def get_job(job_id: str) -> ResponseReturnValue:
         job = get_job_store().get(job_id)
     except UnknownJobError:
         return _error(404, "Not found", "There is no job with this id.")
-    if job.organisation_id is not None:  # an LA's submission check is not a public job
+    if not may_read_check(job):  # another client's check, or an LA's submission check
         return _error(404, "Not found", "There is no job with this id.")
     return jsonify(_job_json(job))
 
@@ -82,7 +84,7 @@ def get_report(job_id: str) -> ResponseReturnValue:
         job = store.get(job_id)
     except UnknownJobError:
         return _error(404, "Not found", "There is no job with this id.")
-    if job.organisation_id is not None:  # an LA's submission check is not a public job
+    if not may_read_check(job):  # another client's check, or an LA's submission check
         return _error(404, "Not found", "There is no job with this id.")
     if job.status is not JobStatus.DONE:
         return _error(409, "No report", f"The job is {job.status}; it has no report.")

@@ -20,6 +20,7 @@ from wtforms import SelectField
 
 from exchange.actions.validation import report_from_json, submit_validation
 from exchange.jobs import Job, JobStatus, UnknownJobError, get_job_store
+from exchange.security.check_access import may_read_check, remember_check
 from exchange.security.policy import Permission, requires
 from schemas.reference import load_reference
 from schemas.upload import Problem
@@ -74,6 +75,7 @@ def upload() -> ResponseReturnValue:
         job = submit_validation(
             upload_file.stream, upload_file.filename, form.authority.data or None
         )
+        remember_check(job.id)
         return redirect(url_for(".job_page", job_id=job.id), code=303)
     status = 400 if form.errors else 200
     return render_template("validate/upload.html", form=form), status
@@ -84,8 +86,9 @@ def _get_job(job_id: str) -> Job:
         job = get_job_store().get(job_id)
     except UnknownJobError:
         abort(404)
-    if job.organisation_id is not None:
-        abort(404)  # an LA's submission check: only its own pages (exchange.web.submissions)
+    if not may_read_check(job):
+        # Another browser's check, or an LA's submission check (only its own pages show it).
+        abort(404)
     return job
 
 

@@ -96,9 +96,9 @@ PUBLIC_ENDPOINTS = frozenset(
         "catalogue.index",
         "catalogue.catalogue_list",
         "catalogue.indicator_detail",
-        # The data contract's file check (issue 2): stores nothing but its own job, whose
-        # unguessable id is the only key to its report; it never serves an LA's submission
-        # check (those are under /submissions, for the LA only).
+        # The data contract's file check (issue 2): stores nothing but its own job, readable
+        # only by the browser session that made it (exchange.security.check_access); it never
+        # serves an LA's submission check (those are under /submissions, for the LA only).
         "validate.upload",
         "validate.job_page",
         "validate.report_csv",
@@ -375,7 +375,9 @@ def serves(request: Request, target: Target, who: Who) -> bool:
     if target.owner == ADMINISTERED:
         return request.permission is Permission.ADMINISTER
     if request.permission is Permission.PUBLIC:
-        return target.owner == ANONYMOUS_CHECK
+        # An anonymous check is readable only by the session that made it
+        # (exchange.security.check_access); the world's was made outside every principal's.
+        return False
     if request.permission in LA_PERMISSIONS:
         return target.owner == who.org
     raise AssertionError(

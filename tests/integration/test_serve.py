@@ -28,10 +28,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+# A client that keeps cookies, as a browser does: a check is readable only by the session that
+# made it (exchange.security.check_access).
+_OPENER = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+
+
 def _request(url: str, data: bytes | None = None, headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
     request = urllib.request.Request(url, data=data, headers=headers or {})
     # Generous: the suite runs this beside CPU-heavy tests (argon2) on two cores.
-    with urllib.request.urlopen(request, timeout=60) as response:
+    with _OPENER.open(request, timeout=60) as response:
         return response.status, dict(response.headers), response.read()
 
 

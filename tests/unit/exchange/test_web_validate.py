@@ -249,9 +249,18 @@ def test_validate_large_upload_runs_as_a_job_and_deletes_the_upload(
     assert "Your file is valid" in client.get(f"/validate/jobs/{job_id}").get_data(as_text=True)
 
 
+def made_here(client: FlaskClient, job_id: str) -> None:
+    """Mark a job created straight in the store as this browser's own check."""
+    from exchange.security.check_access import SESSION_KEY
+
+    with client.session_transaction() as session:
+        session[SESSION_KEY] = [job_id]
+
+
 def test_validate_job_page_refreshes_itself_while_queued(app: Flask, client: FlaskClient) -> None:
     job_id = new_job_id()
     store(app).create(Job(id=job_id, filename="big.csv", size=10**8))
+    made_here(client, job_id)
     html = client.get(f"/validate/jobs/{job_id}").get_data(as_text=True)
     assert '<meta http-equiv="refresh" content="2">' in html
     assert "Checking your file" in html
@@ -378,7 +387,30 @@ def test_api_get_unknown_job_is_404_json(client: FlaskClient) -> None:
 def test_api_report_of_unfinished_job_is_409(app: Flask, client: FlaskClient) -> None:
     job_id = new_job_id()
     store(app).create(Job(id=job_id, filename="big.csv", size=10**8))
+    made_here(client, job_id)
     assert client.get(f"/api/v1/jobs/{job_id}/report").status_code == 409
+
+
+def test_validate_check_readable_only_by_the_session_that_made_it(
+    app: Flask, client: FlaskClient, valid_csv: bytes
+) -> None:
+    # Job ids travel in logs and browser history: the id alone must not reveal the report.
+    response = client.post(
+        "/api/v1/validate",
+        data={"file": (io.BytesIO(valid_csv), "durham.csv")},
+        content_type="multipart/form-data",
+    )
+    job_id = response.get_json()["job"]["id"]
+    assert client.get(f"/api/v1/jobs/{job_id}/report").status_code == 200
+    assert client.get(f"/validate/jobs/{job_id}").status_code == 200
+    stranger = app.test_client()
+    for path in (
+        f"/validate/jobs/{job_id}",
+        f"/validate/jobs/{job_id}/report.csv",
+        f"/api/v1/jobs/{job_id}",
+        f"/api/v1/jobs/{job_id}/report",
+    ):
+        assert stranger.get(path).status_code == 404, path
 
 
 def test_job_store_rejects_ids_that_are_not_uuid4(tmp_path: Path) -> None:
