@@ -16,7 +16,7 @@ from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["Database"]
+__all__ = ["Database", "one_transaction"]
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
@@ -27,6 +27,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+@contextmanager
+def one_transaction(session: Session) -> Iterator[None]:
+    """One unit of work on ``session``: commit on success, roll back everything on any error.
+    Every action uses it, so an action and its audit event land together or not at all."""
+    try:
+        yield
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
 
 
 class Database:
@@ -61,12 +73,8 @@ class Database:
     def transaction(self) -> Iterator[Session]:
         """One unit of work: commit on success, roll back everything on any error."""
         session = self.session
-        try:
+        with one_transaction(session):
             yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
 
     @staticmethod
     def _close(_exc: BaseException | None) -> None:

@@ -25,8 +25,6 @@ from __future__ import annotations
 import enum
 import logging
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,6 +33,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from exchange import audit
+from exchange.db import one_transaction
 from exchange.models.organisation import Organisation
 from exchange.models.user import RecoveryCode, Role, User
 from exchange.security import clock, mfa, passwords
@@ -117,16 +116,6 @@ class SignInResult:
     @property
     def ok(self) -> bool:
         return self.status is SignInStatus.OK
-
-
-@contextmanager
-def _one_transaction(session: Session) -> Iterator[None]:
-    try:
-        yield
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
 
 
 def normalise_email(email: str) -> str:
@@ -234,7 +223,7 @@ def check_password(session: Session, email: str, password: str) -> SignInResult:
     FAILED, and take about as long (an unknown email is checked against a dummy hash).
     """
     now = clock.now()
-    with _one_transaction(session):
+    with one_transaction(session):
         user = _locked_user(session, email=email)
         if user is None:
             passwords.verify_dummy(password)
@@ -291,7 +280,7 @@ def check_second_factor(
 ) -> SignInResult:
     """Step 2 of signing in: a TOTP code, or a recovery code (each usable once)."""
     now = clock.now()
-    with _one_transaction(session):
+    with one_transaction(session):
         user = _locked_user(session, user_id=user_id)
         if not _usable(user, session_version) or user.totp_secret_encrypted is None:
             return SignInResult(SignInStatus.EXPIRED)
@@ -334,7 +323,7 @@ def enrol_mfa(
     version moves on, so any other half-finished sign-in of this account must start again.
     """
     now = clock.now()
-    with _one_transaction(session):
+    with one_transaction(session):
         user = _locked_user(session, user_id=user_id)
         if not _usable(user, session_version) or user.totp_secret_encrypted is not None:
             return SignInResult(SignInStatus.EXPIRED), []
@@ -370,7 +359,7 @@ def regenerate_recovery_codes(
     """Replace a signed-in user's recovery codes, after a fresh TOTP code (not a recovery
     code: someone holding one old code must not be able to mint ten new ones)."""
     now = clock.now()
-    with _one_transaction(session):
+    with one_transaction(session):
         user = _locked_user(session, user_id=user_id)
         if not _usable(user, None) or user.totp_secret_encrypted is None:
             return SignInResult(SignInStatus.EXPIRED), []
@@ -399,7 +388,7 @@ def record_logout(session: Session, user_id: int) -> None:
     """Sign the user out everywhere: the session is a signed cookie, not a server-side record,
     so a copy taken before signing out would stay valid until it timed out; moving the session
     version on makes every copy, in every browser, worthless at once."""
-    with _one_transaction(session):
+    with one_transaction(session):
         user = _locked_user(session, user_id=user_id)
         if user is not None:
             user.session_version += 1
@@ -414,7 +403,7 @@ def change_password(
     as a failed attempt) or AccountLockedError."""
     now = clock.now()
     refusal: AccountError | None = None
-    with _one_transaction(session):
+    with one_transaction(session):
         user = _locked_user(session, user_id=user_id)
         if user is None or not user.is_active:
             raise AccountError("the account does not exist or is inactive")
@@ -449,7 +438,7 @@ def _authorise(session: Session, actor: Principal, action: str, target: str) -> 
     """Raise PermissionError unless ``actor`` may administer; the refusal is audited."""
     if allowed(actor, Permission.ADMINISTER):
         return
-    with _one_transaction(session):
+    with one_transaction(session):
         audit.record(
             session,
             action,
@@ -508,7 +497,7 @@ def create_user(
         raise AccountError("a name is required (at most 255 characters)")
     if problems := passwords.password_problems(password, email=email):
         raise WeakPasswordError(problems)
-    with _one_transaction(session):
+    with one_transaction(session):
         organisation = session.scalars(
             select(Organisation).where(Organisation.code == organisation_code)
         ).one_or_none()
@@ -541,7 +530,7 @@ def create_user(
 def set_role(session: Session, actor: Principal, email: str, role: Role | str) -> User:
     role = _role(role)
     _authorise(session, actor, "role_changed", normalise_email(email))
-    with _one_transaction(session):
+    with one_transaction(session):
         user = _user_by_email(session, email)
         _check_role_fits(role, user.organisation)
         old = user.role
@@ -555,7 +544,7 @@ def reset_mfa(session: Session, actor: Principal, email: str) -> User:
     """Remove a user's TOTP secret and recovery codes (a lost phone): they set MFA up again at
     their next sign-in, and every session they have now is signed out."""
     _authorise(session, actor, "mfa_reset", normalise_email(email))
-    with _one_transaction(session):
+    with one_transaction(session):
         user = _user_by_email(session, email)
         user.totp_secret_encrypted = None
         user.totp_last_step = None
@@ -572,7 +561,7 @@ def unlock_user(session: Session, actor: Principal, email: str) -> User:
     and clear the count of failed attempts. Audited as ``account_unlocked`` even when the
     account was not locked, so the log shows every administrator's intervention."""
     _authorise(session, actor, "account_unlocked", normalise_email(email))
-    with _one_transaction(session):
+    with one_transaction(session):
         user = _user_by_email(session, email)
         was_locked = user.locked_until is not None and user.locked_until > clock.now()
         user.locked_until = None

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from exchange import audit
 from exchange.audit import ChainBreak
+from exchange.db import one_transaction
 from exchange.security.policy import Permission, Principal, allowed
 
 __all__ = ["AUDIT_VERIFIED", "verify_audit_log"]
@@ -35,7 +36,7 @@ def verify_audit_log(session: Session, actor: Principal) -> tuple[int, ChainBrea
 def _record(
     session: Session, actor: Principal, *, outcome: str, details: dict[str, object]
 ) -> None:
-    try:
+    with one_transaction(session):
         audit.record(
             session,
             AUDIT_VERIFIED,
@@ -46,10 +47,6 @@ def _record(
             outcome=outcome,
             details=details,
         )
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
 
 
 DOWNLOADED = "download"
@@ -67,7 +64,7 @@ def record_download(
     """Record that ``actor`` downloaded ``what`` (e.g. a validation report of their LA's file)
     in its own transaction. The caller has already authorised the download; the event says who
     took which artefact, in which format, never its contents."""
-    try:
+    with one_transaction(session):
         audit.record(
             session,
             DOWNLOADED,
@@ -78,7 +75,3 @@ def record_download(
             target_id=target_id,
             details={"media_type": media_type},
         )
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise

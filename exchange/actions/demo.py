@@ -22,8 +22,7 @@ someone who can run ``exchange demo`` on the server (or read its output) has the
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import pyotp
@@ -34,6 +33,7 @@ from exchange import audit
 from exchange.actions import accounts
 from exchange.actions.sharing import update_sharing
 from exchange.actions.submissions import accept_upload, check_upload
+from exchange.db import one_transaction
 from exchange.models.organisation import Organisation, OrganisationKind
 from exchange.models.sharing import SharingSetting
 from exchange.models.submission import Submission
@@ -170,16 +170,6 @@ def demo_accounts() -> list[DemoAccount]:
     return found
 
 
-@contextmanager
-def _one_transaction(session: Session) -> Iterator[None]:
-    try:
-        yield
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-
-
 def _authorise(actor: Principal) -> None:
     # The demo creates users and decides for every LA: only the machine itself may.
     if not (actor.is_system and allowed(actor, Permission.ADMINISTER)):
@@ -238,7 +228,7 @@ def load_returns(
     todo = [u for u in uploads if u[1] in orgs and (u[1], str(u[0])) not in have]
     for done, (period, code, name, part) in enumerate(todo, start=1):
         organisation = orgs[code]
-        with _one_transaction(session):
+        with one_transaction(session):
             _, pending = check_upload(
                 session, frame_to_csv(part), file_name(code, name, period), organisation, actor
             )
@@ -286,7 +276,7 @@ def _enrol(session: Session, actor: Principal, user_id: int) -> str:
     """Set up MFA for a demo user with a new TOTP secret (no recovery codes: the secret is
     printed, and ``exchange demo code`` gives codes). Returns the secret."""
     secret = mfa.new_totp_secret()
-    with _one_transaction(session):
+    with one_transaction(session):
         user = session.get(User, user_id)
         if user is None or not is_demo_email(user.email):
             raise DemoError("only demo accounts are set up by the demo")
@@ -347,7 +337,7 @@ def demo_code(session: Session, actor: Principal, email: str) -> str:
     _authorise(actor)
     if not is_demo_email(email):
         raise DemoError(f"codes are given only for demo accounts (…@{DEMO_DOMAIN})")
-    with _one_transaction(session):
+    with one_transaction(session):
         user = session.scalars(
             select(User).where(User.email == accounts.normalise_email(email))
         ).one_or_none()

@@ -19,14 +19,14 @@ on any error, together with its audit event. An actor who may not administer get
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from exchange import audit
+from exchange.db import one_transaction
 from exchange.models.organisation import AllianceMembership, Organisation, OrganisationKind
 from exchange.security.policy import Permission, Principal, allowed
 from schemas.reference import UnknownCodeError, load_reference
@@ -50,16 +50,6 @@ _PLATFORM_NAME = "Exchange platform administration"
 
 class OrganisationError(ValueError):
     """A request about organisations that cannot be carried out (the message says why)."""
-
-
-@contextmanager
-def _one_transaction(session: Session) -> Iterator[None]:
-    try:
-        yield
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
 
 
 def _slug(text: str) -> str:
@@ -144,7 +134,7 @@ def ensure_default_organisations(
     regional memberships added and removed.
     """
     specs = _default_specs()
-    with _one_transaction(session):
+    with one_transaction(session):
         # populate_existing throughout: sessions do not expire objects on commit, so ones
         # already in the session (memberships included) could be stale.
         existing = {
@@ -210,7 +200,7 @@ def _authorise(session: Session, actor: Principal, action: str, code: str) -> No
     transaction (nothing else is written)."""
     if allowed(actor, Permission.ADMINISTER):
         return
-    with _one_transaction(session):
+    with one_transaction(session):
         audit.record(
             session,
             action,
@@ -303,7 +293,7 @@ def create_alliance(
     name = " ".join(name.split())
     code = alliance_code(name)
     _authorise(session, actor, "alliance_created", code)
-    with _one_transaction(session):
+    with one_transaction(session):
         if not _slug(name) or len(name) > 200:
             raise OrganisationError("an alliance needs a name of 1 to 200 characters")
         regions = load_reference().to_frames()["regions"]["region_name"]
@@ -330,7 +320,7 @@ def set_alliance_members(
     Returns the old codes ``added`` and ``removed``. Audited as ``alliance_members_changed``.
     """
     _authorise(session, actor, "alliance_members_changed", code)
-    with _one_transaction(session):
+    with one_transaction(session):
         alliance = _custom_alliance(session, code)
         added, removed = _sync_members(session, alliance, _resolve_las(session, la_codes))
         _record(session, "alliance_members_changed", actor, alliance, added=added, removed=removed)
@@ -344,7 +334,7 @@ def deactivate_alliance(session: Session, actor: Principal, code: str) -> Organi
     worked out; the audit event (``alliance_deactivated``) keeps who the members were.
     """
     _authorise(session, actor, "alliance_deactivated", code)
-    with _one_transaction(session):
+    with one_transaction(session):
         alliance = _custom_alliance(session, code)
         _, removed = _sync_members(session, alliance, [])
         alliance.is_active = False

@@ -16,14 +16,14 @@ that may not submit for the LA gets ``PermissionError``; the refused attempt is 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from exchange import audit
+from exchange.db import one_transaction
 from exchange.models.organisation import Organisation, OrganisationKind
 from exchange.models.sharing import SharingSetting
 from exchange.security.policy import Permission, Principal, Scope, may_act_for
@@ -105,22 +105,12 @@ def sharing_summary(session: Session, organisation_id: int) -> dict[str, dict[Sc
     return {d.id: {s: counts[d.id][s] for s in Scope} for d in ordered}
 
 
-@contextmanager
-def _one_transaction(session: Session) -> Iterator[None]:
-    try:
-        yield
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-
-
 def _authorise(session: Session, principal: Principal, organisation_id: int) -> None:
     """Raise PermissionError unless ``principal`` may change this LA's sharing; the refusal is
     audited in its own transaction (nothing else is written)."""
     if may_act_for(principal, organisation_id, Permission.LA_SUBMIT):
         return
-    with _one_transaction(session):
+    with one_transaction(session):
         audit.record(
             session,
             AUDIT_ACTION,
@@ -234,7 +224,7 @@ def update_sharing(
     domain_scopes = {d: _scope(s) for d, s in domains.items()}
     overrides = {i: None if s is None else _scope(s) for i, s in indicators.items()}
     changed = 0
-    with _one_transaction(session):
+    with one_transaction(session):
         _lock_la(session, organisation_id)
         for domain, scope in domain_scopes.items():
             changed += _set(session, principal, organisation_id, domain, None, scope)
