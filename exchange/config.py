@@ -55,6 +55,11 @@ class Config:
     # share counts through e.g. redis://host:6379/1 (EXCHANGE_RATELIMIT_STORAGE_URI).
     ratelimit_storage_uri: str = "memory://"
     login_rate_limit: str = "10/minute"  # per IP, on each sign-in POST
+    # Privacy-loss budget per LA, indicator and period for differentially private releases
+    # (pure-DP epsilon); an LA's own setting (Organisation.privacy_budget) overrides it.
+    dp_budget: float = 4.0
+    # Processes that protect a release's parts in parallel (0: one per core).
+    release_workers: int = 0
     session_idle_minutes: int = 30
     session_absolute_hours: int = 12
     extra: dict[str, object] = field(default_factory=dict)
@@ -299,6 +304,12 @@ def load_config(env: dict[str, str] | None = None, **overrides: object) -> Confi
         values["ratelimit_storage_uri"] = env["EXCHANGE_RATELIMIT_STORAGE_URI"]
     if "EXCHANGE_LOGIN_RATE_LIMIT" in env:
         values["login_rate_limit"] = env["EXCHANGE_LOGIN_RATE_LIMIT"]
+    if "EXCHANGE_RELEASE_WORKERS" in env:
+        values["release_workers"] = int(env["EXCHANGE_RELEASE_WORKERS"])
+    if "EXCHANGE_DP_BUDGET" in env:
+        values["dp_budget"] = float(env["EXCHANGE_DP_BUDGET"])
+        if not values["dp_budget"] > 0:  # type: ignore[operator]
+            raise ValueError("EXCHANGE_DP_BUDGET must be a positive number")
     values.update(_master_keys(instance, env))
     values.update(overrides)
     return Config(**values)  # type: ignore[arg-type]

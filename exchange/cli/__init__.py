@@ -17,7 +17,19 @@ def main() -> None:
     """The children's social care benchmarking exchange."""
 
 
-from . import audit, data, db, demo, keys, serve, submissions, synth, templates, users  # noqa: E402  (commands register on ``main``)
+from . import (  # noqa: E402  (commands register on ``main``)
+    audit,
+    data,
+    db,
+    demo,
+    keys,
+    releases,
+    serve,
+    submissions,
+    synth,
+    templates,
+    users,
+)
 
 __all__ = [
     "audit",
@@ -26,6 +38,7 @@ __all__ = [
     "demo",
     "keys",
     "main",
+    "releases",
     "serve",
     "submissions",
     "synth",

@@ -10,6 +10,7 @@ from .reference import (
     ReferenceRegion,
     StatisticalNeighbour,
 )
+from .release import PrivacyLedgerEntry, Release, ReleasePolicySetting, ReleaseStatus
 from .sharing import SharingSetting
 from .stored_file import StoredFile
 from .submission import (
@@ -33,9 +34,13 @@ __all__ = [
     "OrganisationKind",
     "PendingUpload",
     "PendingUploadStatus",
+    "PrivacyLedgerEntry",
     "RecoveryCode",
     "ReferenceLocalAuthority",
     "ReferenceRegion",
+    "Release",
+    "ReleasePolicySetting",
+    "ReleaseStatus",
     "Role",
     "SharingSetting",
     "StatisticalNeighbour",

@@ -35,6 +35,9 @@ class Organisation(Base):
     # Regional alliances are made from the regions; custom ones by administrators.
     is_regional: Mapped[bool] = mapped_column(default=False)
     is_active: Mapped[bool] = mapped_column(default=True)
+    # For LAs: the privacy-loss budget (epsilon per indicator and period) differentially private
+    # releases may spend; NULL means the configured default (EXCHANGE_DP_BUDGET).
+    privacy_budget: Mapped[float | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     memberships: Mapped[list[AllianceMembership]] = relationship(

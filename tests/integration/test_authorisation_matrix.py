@@ -617,6 +617,15 @@ CLI_COMMANDS: dict[str, Exports | NoExport] = {
     ),
     "demo code": NoExport("prints a demo account's current sign-in code (demo accounts only)"),
     "serve": NoExport("runs the portal and the worker"),
+    "release build": NoExport(
+        "builds a release through its policy and audit gate; prints counts only"
+    ),
+    "release list": Exports(Permission.ADMINISTER, ("release", "list")),
+    "release export": NoExport(
+        "writes a stored, already protected release as EES files; prints the paths"
+    ),
+    "release policy": Exports(Permission.ADMINISTER, ("release", "policy")),
+    "release budget": NoExport("shows or sets an LA's privacy-loss budget: no cell values"),
     "run": NoExport("Flask's development server"),
     "routes": NoExport("Flask's route list: no data"),
     "limiter limits": NoExport("Flask-Limiter's configured limits: no data"),

@@ -1,0 +1,220 @@
+"""Local certificates: a cheap, sound proof that most suppressed cells are protected.
+
+The full audit (:mod:`privacy.audit`) solves, for every primary-suppressed cell and every
+attacker, LPs over the cell's whole connected component; under rounding of regional and
+national figures a component is a whole indicator, so a national release means hundreds of
+thousands of large LPs. Most cells do not need that.
+
+**Why a local LP is a proof.** Fix every cell *outside* a small neighbourhood of the victim at
+its true value, as if the attacker knew it, and solve the min/max LPs over the neighbourhood
+only. Fixing cells only shrinks the feasible set, so the interval found is *inside* every
+attacker's true interval (an attacker never knows the victim's own LA's cells or the
+aggregates, which is all the neighbourhood holds). If even that interval holds
+``protection_width`` integers, every attacker's does: the cell is certified for all attackers
+at once. A cell the certificate cannot vouch for is not failed: it goes to the full audit.
+
+**The neighbourhood** of a victim in area *a*, indicator *I*: the free (suppressed or
+rounded) cells of *a* for *I*, and the free cells of *a*'s ancestors (region, Inner/Outer
+London, England) in the same breakdown and measure columns. This is what a coalition of every
+other LA sees move (they know the rest), so the certificate is close to the strongest
+attacker's real interval and vouches for most protected cells.
+
+All victims of one (area, indicator) share a neighbourhood; the min and max LPs of all of them
+are stacked block-diagonally and solved in a few HiGHS calls, with variables shifted by the
+true counts (``y = x - truth``) so every block is homogeneous: ``A y = 0``, ``B y <= slack``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.optimize import linprog
+
+from .cells import Relations
+
+__all__ = ["BATCH_VARIABLES", "local_intervals"]
+
+BATCH_VARIABLES = 40_000
+"""Variables per stacked LP (small blocks, so larger batches than the full audit's)."""
+
+_COLUMN = ["indicator_id", "breakdown_topic", "breakdown", "measure"]
+
+
+def _ancestors(frame: pd.DataFrame) -> dict[str, list[str]]:
+    pairs = frame[["area_code", "parent_code"]].drop_duplicates()
+    parent = dict(zip(pairs["area_code"], pairs["parent_code"], strict=True))
+    out: dict[str, list[str]] = {}
+    for area in parent:
+        chain, up, seen = [], parent.get(area, ""), {area}
+        while up and up not in seen:
+            chain.append(up)
+            seen.add(up)
+            up = parent.get(up, "")
+        out[area] = chain
+    return out
+
+
+def _neighbourhoods(
+    frame: pd.DataFrame, victim: np.ndarray, free: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(group, cell)`` pairs: for each (area, indicator) with a victim, its neighbourhood."""
+    area = frame["area_code"].to_numpy(dtype=object)
+    indicator = frame["indicator_id"].to_numpy(dtype=object)
+    group_key = pd.Series(area).astype(str) + "\x1f" + pd.Series(indicator).astype(str)
+    victims = np.flatnonzero(victim)
+    groups = pd.unique(group_key.to_numpy()[victims])
+    group_id = pd.Series(np.arange(len(groups)), index=groups)
+
+    # Own free cells of each group's area and indicator.
+    own = np.flatnonzero(free)
+    own_group = group_id.reindex(group_key.to_numpy()[own]).to_numpy()
+    keep = ~np.isnan(own_group)
+    pair_group = [own_group[keep].astype(np.int64)]
+    pair_cell = [own[keep]]
+
+    # Ancestor cells in the same columns as the group's own free cells.
+    column = frame[_COLUMN[0]].astype(str)
+    for name in _COLUMN[1:]:
+        column = column + "\x1f" + frame[name].astype(str)
+    column = column.to_numpy(dtype=object)
+    cell_of = pd.Series(np.arange(len(frame)), index=pd.Index(area.astype(str) + "|" + column))
+    chains = _ancestors(frame)
+    own_cells = own[keep]
+    own_groups = own_group[keep].astype(np.int64)
+    for depth in range(3):
+        up = np.array(
+            [(chains.get(a, []) + [""] * 3)[depth] for a in area[own_cells].astype(str)],
+            dtype=object,
+        )
+        has = up != ""
+        if not has.any():
+            break
+        keys = up[has].astype(str) + "|" + column[own_cells[has]]
+        found = cell_of.reindex(keys).to_numpy()
+        ok = ~np.isnan(found)
+        cells = found[ok].astype(np.int64)
+        loose = free[cells]
+        pair_group.append(own_groups[has][ok][loose])
+        pair_cell.append(cells[loose])
+    pg = np.concatenate(pair_group)
+    pc = np.concatenate(pair_cell)
+    unique = np.unique(np.column_stack([pg, pc]), axis=0)
+    return unique[:, 0], unique[:, 1]
+
+
+def local_intervals(
+    frame: pd.DataFrame,
+    relations: Relations,
+    victim: np.ndarray,
+    free: np.ndarray,
+    big: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Certified (lower, upper) intervals of the ``victim`` cells: ``(cells, lower, upper)``.
+
+    ``frame`` is the protected frame (0..n-1), ``free`` the cells that are not constants.
+    The intervals are inner bounds on every attacker's (see the module docstring).
+    """
+    truth = frame["count"].to_numpy(np.float64)
+    lower = frame["known_lower"].to_numpy(np.float64)
+    upper = np.minimum(frame["known_upper"].to_numpy(np.float64), big)
+    victims = np.flatnonzero(victim & free)
+    if not len(victims):
+        empty = np.zeros(0)
+        return victims, empty, empty
+    pair_group, pair_cell = _neighbourhoods(frame, victim & free, free)
+    order = np.lexsort((pair_cell, pair_group))
+    pair_group, pair_cell = pair_group[order], pair_cell[order]
+    n_groups = int(pair_group.max()) + 1
+    starts = np.searchsorted(pair_group, np.arange(n_groups + 1))
+
+    # Slack of the bound rows given everything else at its true value.
+    ub_slack = -(relations.ub @ truth) if relations.ub.shape[0] else np.zeros(0)
+    eq_cols = relations.eq.tocsc()
+    ub_cols = relations.ub.tocsc()
+
+    # Victims with their group and position inside the group's block.
+    position = pd.Series(
+        np.arange(len(pair_cell)), index=pd.MultiIndex.from_arrays([pair_group, pair_cell])
+    )
+    area_ind = frame["area_code"].astype(str) + "\x1f" + frame["indicator_id"].astype(str)
+    group_keys = pd.unique(area_ind.to_numpy()[victims])
+    gid = pd.Series(np.arange(len(group_keys)), index=group_keys)
+    victim_group = gid.reindex(area_ind.to_numpy()[victims]).to_numpy(np.int64)
+    victim_pos = (
+        position.reindex(pd.MultiIndex.from_arrays([victim_group, victims])).to_numpy(np.int64)
+        - starts[victim_group]
+    )
+
+    blocks: list[tuple[sp.csr_array, sp.csr_array, np.ndarray, np.ndarray, np.ndarray]] = []
+    for g in range(n_groups):
+        cells = pair_cell[starts[g] : starts[g + 1]]
+        a = eq_cols[:, cells]
+        rows = np.unique(a.nonzero()[0])
+        a = sp.csr_array(a[rows])
+        b = ub_cols[:, cells]
+        brows = np.unique(b.nonzero()[0])
+        b_slack = ub_slack[brows] if len(brows) else np.zeros(0)
+        b = sp.csr_array(b[brows])
+        blocks.append((a, b, b_slack, lower[cells] - truth[cells], upper[cells] - truth[cells]))
+
+    lo_out = np.empty(len(victims))
+    hi_out = np.empty(len(victims))
+    copies = [(i, sense) for i in range(len(victims)) for sense in (1.0, -1.0)]
+    batch: list[tuple[int, float]] = []
+    size = 0
+    for copy in copies:
+        k = starts[victim_group[copy[0]] + 1] - starts[victim_group[copy[0]]]
+        if batch and size + k > BATCH_VARIABLES:
+            _solve(batch, blocks, victim_group, victim_pos, lo_out, hi_out)
+            batch, size = [], 0
+        batch.append(copy)
+        size += k
+    if batch:
+        _solve(batch, blocks, victim_group, victim_pos, lo_out, hi_out)
+    return victims, truth[victims] + lo_out, truth[victims] + hi_out
+
+
+def _solve(
+    batch: list[tuple[int, float]],
+    blocks: list[tuple[sp.csr_array, sp.csr_array, np.ndarray, np.ndarray, np.ndarray]],
+    victim_group: np.ndarray,
+    victim_pos: np.ndarray,
+    lo_out: np.ndarray,
+    hi_out: np.ndarray,
+) -> None:
+    eqs, ubs, b_ub, lo, hi, cost, where = [], [], [], [], [], [], []
+    offset = 0
+    for i, sense in batch:
+        a, b, slack, low, high = blocks[victim_group[i]]
+        k = len(low)
+        eqs.append(a)
+        ubs.append(b)
+        b_ub.append(slack)
+        lo.append(low)
+        hi.append(high)
+        c = np.zeros(k)
+        c[victim_pos[i]] = sense
+        cost.append(c)
+        where.append(offset + victim_pos[i])
+        offset += k
+    a_eq = sp.block_diag(eqs, format="csr")
+    a_ub = sp.block_diag(ubs, format="csr")
+    result = linprog(
+        np.concatenate(cost),
+        A_ub=a_ub if a_ub.shape[0] else None,
+        b_ub=np.concatenate(b_ub) if a_ub.shape[0] else None,
+        A_eq=a_eq if a_eq.shape[0] else None,
+        b_eq=np.zeros(a_eq.shape[0]) if a_eq.shape[0] else None,
+        bounds=np.column_stack([np.concatenate(lo), np.concatenate(hi)]),
+        method="highs",
+    )
+    if result.status != 0:
+        # y = 0 (the true table) is feasible, so this is a bug or inconsistent input.
+        raise RuntimeError(f"certificate LP failed: {result.message}")
+    values = result.x[np.array(where)]
+    for (i, sense), v in zip(batch, values, strict=True):
+        if sense > 0:
+            lo_out[i] = v
+        else:
+            hi_out[i] = v
