@@ -79,6 +79,21 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def _declare_queues() -> None:
+    """Declare the task queues once, before the web and worker processes start.
+
+    The embedded broker (kombu's SQLAlchemy transport) creates a queue's row on first use
+    without a lock, so a web process enqueuing a job and the worker starting at the same moment
+    can both insert it; the loser's unique-constraint error kills the worker. Declaring first
+    means both find the row already there.
+    """
+    celery = current_app.extensions["celery"]
+    with celery.connection_for_write() as connection:
+        channel = connection.default_channel
+        for queue in celery.amqp.queues.values():
+            queue(channel).declare()
+
+
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=5000, type=click.IntRange(1, 65535), show_default=True)
@@ -97,6 +112,7 @@ def serve_command(host: str, port: int, web_workers: int) -> None:
     # processes all read the same key rather than racing to create one.
     env = {**os.environ, "EXCHANGE_INSTANCE_PATH": str(config.instance_path)}
     processes: dict[str, subprocess.Popen[bytes]] = {}
+    _declare_queues()
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         processes["web"] = subprocess.Popen(web_command(host, port, web_workers), env=env)
