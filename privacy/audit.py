@@ -48,7 +48,7 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 from scipy.sparse.csgraph import breadth_first_order, connected_components
 
-from .cells import KEY, Attacker, Relations, Structure, build_relations
+from .cells import KEY, Attacker, Relations, Structure, ancestors, build_relations, descendants
 from .certificates import local_intervals
 
 __all__ = [
@@ -155,21 +155,6 @@ def require_protected(
 
 
 # --- the area hierarchy --------------------------------------------------------------------
-
-
-def _below(areas: np.ndarray, parents: np.ndarray) -> dict[str, list[str]]:
-    """Each area with every area that sums into it (itself included), from the frame's
-    (area, parent) pairs."""
-    parent_of = dict(zip(areas, parents, strict=True))
-    below: dict[str, list[str]] = {area: [area] for area in parent_of}
-    for area in parent_of:
-        seen = {area}
-        up = parent_of.get(area, "")
-        while up and up not in seen:  # a cycle in bad input must not loop forever
-            below.setdefault(up, [up]).append(area)
-            seen.add(up)
-            up = parent_of.get(up, "")
-    return below
 
 
 # --- fixing what is known --------------------------------------------------------------------
@@ -488,7 +473,7 @@ class _Plan:
         self.victim = victim
         self.attackers = list(attackers)
         pairs = frame[["area_code", "parent_code"]].drop_duplicates("area_code")
-        below = _below(*pairs.to_numpy().T)
+        below = descendants(pairs)
         self.area_code, area_names = pd.factorize(frame["area_code"].to_numpy())
         index = {a: i for i, a in enumerate(area_names)}
         self.area_names = np.asarray(area_names, dtype=object)
@@ -647,17 +632,8 @@ def _n_values(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 
 def _top_groups(pairs: pd.DataFrame) -> dict[str, str]:
     """Each area's top-level group: its ancestor just below the root (a region), or itself."""
-    parent_of = dict(zip(pairs["area_code"], pairs["parent_code"], strict=True))
-    top: dict[str, str] = {}
-    for area in parent_of:
-        chain = [area]
-        up = parent_of.get(area, "")
-        while up and up not in chain:
-            chain.append(up)
-            up = parent_of.get(up, "")
-        # chain ends at the root; the group is the one below it (the root has none).
-        top[area] = chain[-2] if len(chain) >= 2 else ""
-    return top
+    # The chain [area, ...ancestors] ends at the root; the group is the one below it.
+    return {area: (area, *chain)[-2] if chain else "" for area, chain in ancestors(pairs).items()}
 
 
 def _dominated(members: np.ndarray) -> np.ndarray:

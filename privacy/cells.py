@@ -35,7 +35,9 @@ __all__ = [
     "CellFrame",
     "Relations",
     "Structure",
+    "ancestors",
     "build_relations",
+    "descendants",
     "validate_cells",
 ]
 
@@ -262,3 +264,30 @@ def build_relations(cells: pd.DataFrame, structure: Structure) -> Relations:
     kinds = np.array(["breakdown", "geography"])[block] if len(block) else np.zeros(0, dtype=str)
     ub, _ = _matrix([_bound_rows(cells, structure)], n)
     return Relations(eq=eq, ub=ub, eq_kind=kinds, n_cells=n)
+
+
+def ancestors(cells: pd.DataFrame) -> dict[str, tuple[str, ...]]:
+    """Each area's chain of ancestors, nearest first (an LA: its region, then England), from
+    the frame's ``area_code``/``parent_code`` pairs. A cycle in bad input stops the chain
+    rather than looping forever."""
+    pairs = cells[["area_code", "parent_code"]].drop_duplicates("area_code")
+    parent_of = dict(zip(pairs["area_code"], pairs["parent_code"], strict=True))
+    chains: dict[str, tuple[str, ...]] = {}
+    for area in parent_of:
+        chain: list[str] = []
+        up = parent_of.get(area, "")
+        while up and up != area and up not in chain:
+            chain.append(up)
+            up = parent_of.get(up, "")
+        chains[area] = tuple(chain)
+    return chains
+
+
+def descendants(cells: pd.DataFrame) -> dict[str, tuple[str, ...]]:
+    """Each area with every area that sums into it, itself first."""
+    below: dict[str, list[str]] = {}
+    for area, chain in ancestors(cells).items():
+        below.setdefault(area, [area])
+        for up in chain:
+            below.setdefault(up, [up]).append(area)
+    return {area: tuple(areas) for area, areas in below.items()}

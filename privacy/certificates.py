@@ -33,7 +33,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
-from .cells import Relations
+from .cells import Relations, ancestors
 
 __all__ = ["BATCH_VARIABLES", "local_intervals"]
 
@@ -41,20 +41,6 @@ BATCH_VARIABLES = 40_000
 """Variables per stacked LP (small blocks, so larger batches than the full audit's)."""
 
 _COLUMN = ["indicator_id", "breakdown_topic", "breakdown", "measure"]
-
-
-def _ancestors(frame: pd.DataFrame) -> dict[str, list[str]]:
-    pairs = frame[["area_code", "parent_code"]].drop_duplicates()
-    parent = dict(zip(pairs["area_code"], pairs["parent_code"], strict=True))
-    out: dict[str, list[str]] = {}
-    for area in parent:
-        chain, up, seen = [], parent.get(area, ""), {area}
-        while up and up not in seen:
-            chain.append(up)
-            seen.add(up)
-            up = parent.get(up, "")
-        out[area] = chain
-    return out
 
 
 def _neighbourhoods(
@@ -81,12 +67,12 @@ def _neighbourhoods(
         column = column + "\x1f" + frame[name].astype(str)
     column = column.to_numpy(dtype=object)
     cell_of = pd.Series(np.arange(len(frame)), index=pd.Index(area.astype(str) + "|" + column))
-    chains = _ancestors(frame)
+    chains = ancestors(frame)
     own_cells = own[keep]
     own_groups = own_group[keep].astype(np.int64)
     for depth in range(3):
         up = np.array(
-            [(chains.get(a, []) + [""] * 3)[depth] for a in area[own_cells].astype(str)],
+            [(*chains.get(a, ()), "", "", "")[depth] for a in area[own_cells].astype(str)],
             dtype=object,
         )
         has = up != ""

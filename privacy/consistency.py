@@ -82,10 +82,10 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import maximum_flow
 from scipy.sparse.linalg import splu
 
+from .cells import REGIONAL, TOTAL
+
 __all__ = ["DEFAULT_BOUNDS", "derived_areas", "make_consistent"]
 
-TOTAL = "Total"
-REGIONAL = "Regional"
 DEFAULT_BOUNDS: tuple[tuple[str, str], ...] = (
     ("numerator", "denominator"),
     ("numerator", "respondents"),

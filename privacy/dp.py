@@ -75,6 +75,7 @@ import numpy as np
 import opendp.prelude as dp
 import pandas as pd
 
+from .cells import LOCAL_AUTHORITY, NATIONAL, REGIONAL
 from .consistency import _isin, derived_areas
 
 __all__ = [
@@ -97,9 +98,6 @@ __all__ = [
 
 dp.enable_features("contrib")
 
-LOCAL_AUTHORITY = "Local authority"
-REGIONAL = "Regional"
-NATIONAL = "National"
 LEVELS = (LOCAL_AUTHORITY, REGIONAL, NATIONAL)
 MECHANISMS = ("laplace", "gaussian")
 

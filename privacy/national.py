@@ -28,8 +28,9 @@ from typing import Any
 
 import pandas as pd
 
+from .cells import LOCAL_AUTHORITY, MEASURES, NATIONAL, REGIONAL, Structure
+
 __all__ = [
-    "COUNT_MEASURES",
     "ENGLAND",
     "LONDON",
     "area_parents",
@@ -39,13 +40,9 @@ __all__ = [
 
 ENGLAND = "E92000001"
 LONDON = "E12000007"
-COUNT_MEASURES = ("numerator", "denominator", "respondents", "n")
 # Measure types whose denominator is the ONS child population, a public figure.
 PUBLIC_DENOMINATOR_TYPES = frozenset({"rate_per_10000"})
 
-LA_LEVEL = "Local authority"
-REGIONAL = "Regional"
-NATIONAL = "National"
 KEY = ["indicator_id", "breakdown_topic", "breakdown", "measure"]
 
 
@@ -66,7 +63,7 @@ def area_parents(codes: list[str], reference: Any) -> pd.DataFrame:
             parent = "E13000001" if sub == "Inner London" else "E13000002"
             subregions.add(parent)
         regions.add(region)
-        rows.append((code, LA_LEVEL, parent))
+        rows.append((code, LOCAL_AUTHORITY, parent))
     rows += [(s, REGIONAL, LONDON) for s in sorted(subregions)]
     rows += [(r, REGIONAL, ENGLAND) for r in sorted(regions)]
     rows.append((ENGLAND, NATIONAL, ""))
@@ -82,7 +79,7 @@ def la_cells(rows: pd.DataFrame, catalogue: Any) -> pd.DataFrame:
     measures = {
         ind.id: catalogue.measure_types[ind.measure_type] for ind in catalogue.indicators.values()
     }
-    present = [m for m in COUNT_MEASURES if m in rows.columns]
+    present = [m for m in MEASURES if m in rows.columns]
     long = rows.melt(
         id_vars=["new_la_code", "indicator_id", "breakdown_topic", "breakdown"],
         value_vars=present,
@@ -122,8 +119,6 @@ def national_cells(rows: pd.DataFrame, catalogue: Any, reference: Any) -> tuple[
     ``rows``: LA-level upload rows for ONE period (the caller filters to what is shared at
     national level). Returns cells ordered England, regions, LAs.
     """
-    from .cells import Structure  # local: cells imports pandera, slow to import
-
     las = la_cells(rows, catalogue)
     areas = area_parents(las["area_code"].unique().tolist(), reference)
     la_level = las

@@ -35,6 +35,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .cells import LOCAL_AUTHORITY, MEASURES
+
 __all__ = [
     "DEFAULT_POLICY",
     "POLICIES",
@@ -45,9 +47,7 @@ __all__ = [
     "published_table",
 ]
 
-COUNT_MEASURES = ("numerator", "denominator", "respondents", "n")
 KEY = ["geographic_level", "area_code", "indicator_id", "breakdown_topic", "breakdown"]
-LA_LEVEL = "Local authority"
 SUPPRESSED = "c"
 NOT_AVAILABLE = "x"
 NOT_APPLICABLE = "z"
@@ -107,7 +107,7 @@ def published_table(
     frame = counts.reset_index()
     frame.columns.name = None
     sym = symbols.reindex(counts.index).reset_index(drop=True)
-    for measure in COUNT_MEASURES:
+    for measure in MEASURES:
         if measure not in frame:
             frame[measure] = pd.NA
         if measure not in sym:
@@ -128,7 +128,7 @@ def published_table(
     )
     extra = missing[missing["_merge"] == "left_only"].drop(columns="_merge")
     if not extra.empty:
-        extra = extra.assign(geographic_level=LA_LEVEL)
+        extra = extra.assign(geographic_level=LOCAL_AUTHORITY)
         frame = pd.concat([frame, extra], ignore_index=True)
         sym = pd.concat(
             [sym, pd.DataFrame(pd.NA, index=range(len(extra)), columns=sym.columns)],
@@ -137,11 +137,10 @@ def published_table(
 
     own_symbols = frame["symbols"].map(lambda s: s if isinstance(s, dict) else {})
     used = {
-        m: frame["indicator_id"].map(lambda i, m=m: m in measure_of[i].counts)
-        for m in COUNT_MEASURES
+        m: frame["indicator_id"].map(lambda i, m=m: m in measure_of[i].counts) for m in MEASURES
     }
     out = frame[KEY].copy()
-    for measure in COUNT_MEASURES:
+    for measure in MEASURES:
         text = _format_counts(frame[measure]).astype(object)
         suppressed = sym[measure].fillna("").to_numpy() != ""
         given = own_symbols.map(lambda s, m=measure: s.get(m, NOT_AVAILABLE)).to_numpy()
@@ -175,7 +174,7 @@ def published_table(
     if means.any():
         n = pd.to_numeric(frame["n"], errors="coerce").to_numpy(float)
         n_sym = sym["n"].fillna("").to_numpy()
-        la = (frame["geographic_level"] == LA_LEVEL).to_numpy()
+        la = (frame["geographic_level"] == LOCAL_AUTHORITY).to_numpy()
         own_value = pd.to_numeric(frame["value"], errors="coerce").to_numpy(float)
         own_sd = pd.to_numeric(frame["sd"], errors="coerce").to_numpy(float)
         la_ok = means & la & (n_sym == "") & ~np.isnan(own_value)
@@ -197,13 +196,13 @@ def published_table(
 
     yes_no = kinds == "yes_no"
     if yes_no.any():
-        la = (frame["geographic_level"] == LA_LEVEL).to_numpy()
+        la = (frame["geographic_level"] == LOCAL_AUTHORITY).to_numpy()
         own_value = pd.to_numeric(frame["value"], errors="coerce").to_numpy(float)
         shown = yes_no & la & ~np.isnan(own_value)
         value[shown] = np.where(own_value[shown] >= 0.5, "1", "0")
         value[yes_no & ~la] = NOT_APPLICABLE
     given_value = own_symbols.map(lambda s: s.get("value", NOT_AVAILABLE)).to_numpy()
-    la_rows_mask = (frame["geographic_level"] == LA_LEVEL).to_numpy()
+    la_rows_mask = (frame["geographic_level"] == LOCAL_AUTHORITY).to_numpy()
     value = np.where(la_rows_mask & (value == NOT_AVAILABLE), given_value, value)
     out["value"] = value
     out["sd"] = sd
@@ -231,38 +230,22 @@ def _aggregate_means(
     n: np.ndarray,
     value: np.ndarray,
 ) -> pd.DataFrame:
-    """n-weighted means of published LA means, up the geography (area -> all its ancestors)."""
-    parents = protected[["area_code", "parent_code"]].drop_duplicates().set_index("area_code")
-    parent = parents["parent_code"].to_dict()
-    level = protected[["area_code", "geographic_level"]].drop_duplicates()
-    level_of = dict(zip(level["area_code"], level["geographic_level"], strict=True))
-    las = frame.loc[la_ok, ["area_code", "indicator_id", "breakdown_topic", "breakdown"]].copy()
+    """n-weighted means of published LA means for every ancestor of the LAs."""
+    from .cells import ancestors
+
+    cell = ["indicator_id", "breakdown_topic", "breakdown"]
+    las = frame.loc[la_ok, ["area_code", *cell]].copy()
     las["nv"] = n[la_ok] * value[la_ok]
     las["n_"] = n[la_ok]
-    pieces = []
-    current = las
-    while not current.empty:
-        current = current.assign(area_code=current["area_code"].map(parent).fillna(""))
-        current = current[current["area_code"] != ""]
-        if current.empty:
-            break
-        summed = current.groupby(
-            ["area_code", "indicator_id", "breakdown_topic", "breakdown"], as_index=False
-        )[["nv", "n_"]].sum()
-        pieces.append(summed)  # the LA rows climb one level per pass
-    if not pieces:
-        return pd.DataFrame(columns=[*KEY, "mean"])
-    allsum = (
-        pd.concat(pieces)
-        .groupby(["area_code", "indicator_id", "breakdown_topic", "breakdown"], as_index=False)[
-            ["nv", "n_"]
-        ]
-        .sum()
-    )
-    allsum = allsum[allsum["n_"] > 0]
-    allsum["mean"] = allsum["nv"] / allsum["n_"]
-    allsum["geographic_level"] = allsum["area_code"].map(level_of)
-    return allsum[[*KEY, "mean"]]
+    # One row per (LA row, ancestor): each LA counts towards its region(s) and England.
+    las["area_code"] = las["area_code"].map(ancestors(protected)).map(list)
+    up = las.explode("area_code").dropna(subset=["area_code"])
+    sums = up.groupby(["area_code", *cell], as_index=False)[["nv", "n_"]].sum()
+    sums = sums[sums["n_"] > 0]
+    sums["mean"] = sums["nv"] / sums["n_"]
+    level = protected.drop_duplicates("area_code").set_index("area_code")["geographic_level"]
+    sums["geographic_level"] = sums["area_code"].map(level)
+    return sums[[*KEY, "mean"]]
 
 
 # ------------------------------------------------------------------------ policies and release

@@ -50,7 +50,7 @@ from ._complements import (
     units,
 )
 from .audit import AuditReport, DisclosureRisk, _audit
-from .cells import KEY, Attacker, Relations, Structure, build_relations, validate_cells
+from .cells import KEY, Attacker, Relations, Structure, build_relations, descendants, validate_cells
 from .policy import SUPPRESSED_SYMBOL, SuppressionPolicy
 
 __all__ = [
@@ -370,21 +370,6 @@ def _repair(
     return np.array(sorted(picks), dtype=np.int64)
 
 
-def _below(frame: pd.DataFrame) -> dict[str, set[str]]:
-    """Each area with every area that sums into it."""
-    pairs = frame[["area_code", "parent_code"]].drop_duplicates("area_code")
-    parent_of = dict(zip(pairs["area_code"], pairs["parent_code"], strict=True))
-    below: dict[str, set[str]] = {a: {a} for a in parent_of}
-    for area in parent_of:
-        seen = {area}
-        up = parent_of.get(area, "")
-        while up and up not in seen:
-            below.setdefault(up, {up}).add(area)
-            seen.add(up)
-            up = parent_of.get(up, "")
-    return below
-
-
 def secondary(
     cells: pd.DataFrame,
     structure: Structure,
@@ -423,7 +408,7 @@ def _protect(
     loose = frame["geographic_level"].isin(list(policy.round_levels)).to_numpy() & ~public
     member = sp.csr_array(abs(relations.eq).astype(bool).astype(np.int8))
     hidden = _singleton_pass(member, first, loose, eligible, cost)
-    below = _below(frame)
+    below = {area: set(under) for area, under in descendants(frame).items()}
     near = _Neighbours(relations)
     positions = frame.reset_index().set_index(KEY)["index"]
     # Suppressing one more cell only widens every attacker's feasible set, so a cell that

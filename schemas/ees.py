@@ -50,18 +50,25 @@ GEOGRAPHY_COLUMNS = (
     "new_la_code",
     "la_name",
 )
-FILTER_COLUMNS = ("indicator", "breakdown_topic", "breakdown")
-INDICATOR_COLUMNS = (
-    "numerator",
-    "denominator",
-    "respondents",
-    "n",
-    "percent",
-    "rate_per_10000",
-    "mean",
-    "sd",
-    "yes_no",
-)
+# Filters: (label, filter_grouping_column); indicators: (label, grouping, unit, decimal places).
+_FILTERS = {
+    "indicator": ("Indicator (exchange catalogue id)", ""),
+    "breakdown_topic": ("Breakdown", ""),
+    "breakdown": ("Breakdown category", "breakdown_topic"),
+}
+_INDICATORS = {
+    "numerator": ("Numerator (count)", "Counts", "", "0"),
+    "denominator": ("Denominator (count)", "Counts", "", "0"),
+    "respondents": ("Survey respondents (count)", "Counts", "", "0"),
+    "n": ("Number of people (count)", "Counts", "", "0"),
+    "percent": ("Percentage", "Values", "%", "1"),
+    "rate_per_10000": ("Rate per 10,000 children", "Values", "", "1"),
+    "mean": ("Mean", "Values", "", "2"),
+    "sd": ("Standard deviation", "Values", "", "2"),
+    "yes_no": ("Yes (1) or no (0)", "Values", "", "0"),
+}
+FILTER_COLUMNS = tuple(_FILTERS)
+INDICATOR_COLUMNS = tuple(_INDICATORS)
 META_COLUMNS = (
     "col_name",
     "col_type",
@@ -77,7 +84,7 @@ SUBREGIONS = {"E13000001": "Inner London", "E13000002": "Outer London"}
 _LEVEL_ORDER = {"National": 0, "Regional": 1, "Local authority": 2}
 
 
-def _value_column(value_kind: str, measure_type: str) -> str:
+def _value_column(value_kind: str) -> str:
     if value_kind == "percentage":
         return "percent"
     if value_kind == "rate":
@@ -103,7 +110,7 @@ def release_table(
         ind.id: catalogue.measure_types[ind.measure_type].value_kind
         for ind in catalogue.indicators.values()
     }
-    target = frame["indicator_id"].map(lambda i: _value_column(kinds[i], ""))
+    target = frame["indicator_id"].map(lambda i: _value_column(kinds[i]))
     for column in ("percent", "rate_per_10000", "mean", "yes_no"):
         frame[column] = np.where(target == column, frame["value"], "z")
     # An sd only goes with a mean; elsewhere it is not applicable.
@@ -163,37 +170,16 @@ def _region_name(reference: Any, code: str) -> str:
 
 def meta_table() -> pd.DataFrame:
     """The ``.meta.csv`` of a release table: one row per filter and indicator column."""
-    labels = {
-        "indicator": ("Filter", "Indicator (exchange catalogue id)", "", "", ""),
-        "breakdown_topic": ("Filter", "Breakdown", "", "", ""),
-        "breakdown": ("Filter", "Breakdown category", "", "breakdown_topic", ""),
-        "numerator": ("Indicator", "Numerator (count)", "Counts", "", "0"),
-        "denominator": ("Indicator", "Denominator (count)", "Counts", "", "0"),
-        "respondents": ("Indicator", "Survey respondents (count)", "Counts", "", "0"),
-        "n": ("Indicator", "Number of people (count)", "Counts", "", "0"),
-        "percent": ("Indicator", "Percentage", "Values", "%", "1"),
-        "rate_per_10000": ("Indicator", "Rate per 10,000 children", "Values", "", "1"),
-        "mean": ("Indicator", "Mean", "Values", "", "2"),
-        "sd": ("Indicator", "Standard deviation", "Values", "", "2"),
-        "yes_no": ("Indicator", "Yes (1) or no (0)", "Values", "", "0"),
-    }
-    rows = []
-    for column in (*FILTER_COLUMNS, *INDICATOR_COLUMNS):
-        col_type, label, grouping_or_group, unit_or_group, dp = labels[column]
-        is_filter = col_type == "Filter"
-        rows.append(
-            {
-                "col_name": column,
-                "col_type": col_type,
-                "label": label,
-                "indicator_grouping": "" if is_filter else grouping_or_group,
-                "indicator_unit": "" if is_filter else unit_or_group,
-                "indicator_dp": "" if is_filter else dp,
-                "filter_hint": "",
-                "filter_grouping_column": unit_or_group if is_filter else "",
-                "filter_default": "Total" if is_filter else "",
-            }
-        )
+    blank = dict.fromkeys(META_COLUMNS, "")
+    rows = [
+        {**blank, "col_name": name, "col_type": "Filter", "label": label,
+         "filter_grouping_column": group, "filter_default": "Total"}
+        for name, (label, group) in _FILTERS.items()
+    ] + [
+        {**blank, "col_name": name, "col_type": "Indicator", "label": label,
+         "indicator_grouping": grouping, "indicator_unit": unit, "indicator_dp": dp}
+        for name, (label, grouping, unit, dp) in _INDICATORS.items()
+    ]  # fmt: skip
     return pd.DataFrame(rows, columns=list(META_COLUMNS))
 
 

@@ -98,6 +98,8 @@ def export_command(release_id: int, out: Path) -> None:
         paths = export_release(db.session, _principal(), release_id, out)
     except ReleaseError as error:
         _fail(str(error))
+    except OSError as error:  # the folder cannot be made or written: say which
+        _fail(f"cannot write the release files to {out}: {error.strerror or error}")
     for path in paths:
         click.echo(f"wrote {path}")
 
