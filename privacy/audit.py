@@ -48,6 +48,7 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 from scipy.sparse.csgraph import breadth_first_order, connected_components
 
+from ._screen import outer_screen
 from .cells import KEY, Attacker, Relations, Structure, ancestors, build_relations, descendants
 from .certificates import local_intervals
 
@@ -66,7 +67,7 @@ CERTIFIED = "every attacker (local certificate)"
 """The attacker name of intervals proved by :mod:`privacy.certificates`: an inner bound on
 every attacker's interval, so one row stands for all of them."""
 
-BATCH_VARIABLES = 20_000
+BATCH_VARIABLES = 3_000
 """Variables per stacked LP: large enough to amortise the solver call, small enough that one
 slow block does not hold up thousands of others."""
 
@@ -377,6 +378,19 @@ def _audit(
             rows.append(_rows(cells[wide], [CERTIFIED] * int(wide.sum()), lo[wide], hi[wide]))
             victim = victim.copy()
             victim[cells[wide]] = False
+
+    if fail_fast and (victim & free).any():
+        # While a pattern is being built one failure per cell is enough: an outer bound
+        # over the victim's neighbourhood that is already too narrow proves it without the
+        # component LPs (privacy._screen); such a row's interval is that outer bound.
+        cells, names, lo, hi = outer_screen(
+            frame, relations, attackers, protection_width, victim & free, big
+        )
+        stats["failed_by_outer_bound"] = len(cells)
+        if len(cells):
+            rows.append(_rows(cells, names, lo, hi))
+            victim = victim.copy()
+            victim[cells] = False
 
     if (victim & free).any():
         comps: list[_Component | None] = list(

@@ -26,6 +26,7 @@ true counts (``y = x - truth``) so every block is homogeneous: ``A y = 0``, ``B 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -97,11 +98,20 @@ def local_intervals(
     victim: np.ndarray,
     free: np.ndarray,
     big: float,
+    *,
+    known: Callable[[str], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Certified (lower, upper) intervals of the ``victim`` cells: ``(cells, lower, upper)``.
 
     ``frame`` is the protected frame (0..n-1), ``free`` the cells that are not constants.
     The intervals are inner bounds on every attacker's (see the module docstring).
+
+    With ``known`` (area code -> mask of the cells one attacker knows when the victim is in
+    that area) the same neighbourhood gives an *outer* bound on that attacker's interval
+    instead: cells it knows are constants, and every relation with a free cell outside the
+    neighbourhood that it does not know is dropped rather than fixed (fewer constraints, so
+    the interval can only be wider than the attacker's). A narrow outer interval proves the
+    attacker narrows the cell without solving its whole component.
     """
     truth = frame["count"].to_numpy(np.float64)
     lower = frame["known_lower"].to_numpy(np.float64)
@@ -135,11 +145,18 @@ def local_intervals(
     )
 
     blocks: list[_Block] = []
+    eq_rows = relations.eq.tocsr()
+    ub_rows_all = relations.ub.tocsr()
     for g in range(n_groups):
         cells = pair_cell[starts[g] : starts[g + 1]]
-        a = eq_cols[:, cells].tocoo()
+        if known is None:
+            a = eq_cols[:, cells].tocoo()
+            b = ub_cols[:, cells].tocoo()
+        else:
+            constant = ~free | known(str(group_keys[g]).split("\x1f", 1)[0])
+            a = _outer_rows(eq_rows, eq_cols, cells, constant)
+            b = _outer_rows(ub_rows_all, ub_cols, cells, constant)
         keep_rows, a_row = np.unique(a.row, return_inverse=True)
-        b = ub_cols[:, cells].tocoo()
         b_rows, b_row = np.unique(b.row, return_inverse=True)
         blocks.append(
             _Block(
@@ -171,6 +188,27 @@ def local_intervals(
     if batch:
         _solve(batch, blocks, victim_group, victim_pos, lo_out, hi_out)
     return victims, truth[victims] + lo_out, truth[victims] + hi_out
+
+
+def _outer_rows(
+    rows: sp.csr_array, cols: sp.csc_array, cells: np.ndarray, constant: np.ndarray
+) -> sp.coo_array:
+    """The neighbourhood's columns of the rows whose every cell outside ``cells`` is a
+    constant for the attacker (the rows an outer bound may keep), in COO form."""
+    touched = np.unique(cols[:, cells].tocoo().row)
+    if not len(touched):
+        return sp.coo_array((rows.shape[0], len(cells)))
+    sub = rows[touched].tocoo()
+    inside = np.zeros(rows.shape[1], bool)
+    inside[cells] = True
+    loose = ~inside[sub.col] & ~constant[sub.col]
+    bad = np.zeros(len(touched), bool)
+    bad[sub.row[loose]] = True
+    kept = touched[~bad]
+    block = sp.coo_array(sp.csr_array(cols[:, cells])[kept])
+    return sp.coo_array(
+        (block.data, (kept[block.row], block.col)), shape=(rows.shape[0], len(cells))
+    )
 
 
 class _Block(NamedTuple):

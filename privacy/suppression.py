@@ -49,6 +49,7 @@ from ._complements import (
     deletion,
     units,
 )
+from ._screen import screen
 from .audit import AuditReport, DisclosureRisk, _audit
 from .cells import KEY, Attacker, Relations, Structure, build_relations, descendants, validate_cells
 from .policy import SUPPRESSED_SYMBOL, SuppressionPolicy
@@ -338,19 +339,17 @@ def _complement_for(
 
 def _repair(
     frame: pd.DataFrame,
-    report: AuditReport,
+    cells_failed: np.ndarray,
+    failed_by: Sequence[str],
     hidden: np.ndarray,
     eligible: np.ndarray,
     cost: np.ndarray,
     attackers: Sequence[Attacker],
     below: dict[str, set[str]],
     near: _Neighbours,
-    positions: pd.Series,
 ) -> np.ndarray | None:
-    """New suppressions for the cells the audit found narrowed; None if some cell cannot be
-    helped by any further suppression."""
-    failed = report.failures()
-    cells_failed = positions.loc[pd.MultiIndex.from_frame(failed[KEY])].to_numpy()
+    """New suppressions for ``cells_failed`` (each narrowed by the attacker named in
+    ``failed_by``); None if some cell cannot be helped by any further suppression."""
     by_name = {a.name: a for a in attackers}
     areas = frame["area_code"].to_numpy()
     bounds = (
@@ -359,7 +358,7 @@ def _repair(
         frame["known_upper"].to_numpy(np.float64),
     )
     picks: set[int] = set()
-    for cell, name in zip(cells_failed, failed["attacker"], strict=True):
+    for cell, name in zip(cells_failed, failed_by, strict=True):
         attacker = by_name.get(name)
         own = below.get(areas[cell], {areas[cell]})
         known = set(attacker.areas - own) if attacker is not None else set()
@@ -411,6 +410,29 @@ def _protect(
     below = {area: set(under) for area, under in descendants(frame).items()}
     near = _Neighbours(relations)
     positions = frame.reset_index().set_index(KEY)["index"]
+    repair_args = (hidden, eligible, cost, attackers, below, near)
+
+    def fix(protected: pd.DataFrame, cells: np.ndarray, names: Sequence[str]) -> np.ndarray:
+        picks = _repair(protected, cells, names, *repair_args)
+        if picks is None or not len(picks):
+            return np.zeros(0, np.int64)
+        return picks
+
+    def proven(protected: pd.DataFrame) -> tuple[np.ndarray, Sequence[str]]:
+        """Cells some attacker provably narrows through one relation (privacy._screen)."""
+        return screen(protected, relations, attackers, policy.protection_width, first)
+
+    # The screens first: complements they prove necessary cost no component LP.
+    for _ in range(MAX_ROUNDS):
+        protected = apply_pattern(frame, policy, hidden, first)
+        cells, names = proven(protected)
+        if not len(cells):
+            break
+        picks = fix(protected, cells, names)
+        if not len(picks):
+            break  # the audit reports the cells nothing can help
+        hidden[picks] = True
+        hidden[:] = _singleton_pass(member, hidden, loose, eligible, cost)
     # Suppressing one more cell only widens every attacker's feasible set, so a cell that
     # passed stays passed: each round audits just the cells that failed the round before.
     failing: np.ndarray | None = None
@@ -430,16 +452,24 @@ def _protect(
             report = _merge_reports(previous, report)
         if report.ok:
             break
-        picks = _repair(
-            protected, report, hidden, eligible, cost, attackers, below, near, positions
-        )
-        if picks is None or not len(picks):
+        failed = report.failures()
+        cells = positions.loc[pd.MultiIndex.from_frame(failed[KEY])].to_numpy()
+        picks = fix(protected, cells, list(failed["attacker"]))
+        if not len(picks):
             raise DisclosureRisk(report)
         hidden[picks] = True
-        hidden = _singleton_pass(member, hidden, loose, eligible, cost)
-        failed = report.failures()
+        hidden[:] = _singleton_pass(member, hidden, loose, eligible, cost)
+        # Complements the screen proves needed before the next round's LPs.
+        for _ in range(MAX_ROUNDS):
+            protected = apply_pattern(frame, policy, hidden, first)
+            more, names = proven(protected)
+            picks = fix(protected, more, names) if len(more) else np.zeros(0, np.int64)
+            if not len(picks):
+                break
+            hidden[picks] = True
+            hidden[:] = _singleton_pass(member, hidden, loose, eligible, cost)
         failing = np.zeros(len(frame), bool)
-        failing[positions.loc[pd.MultiIndex.from_frame(failed[KEY])].to_numpy()] = True
+        failing[cells] = True
         previous = report
     else:  # pragma: no cover - see MAX_ROUNDS
         raise DisclosureRisk(report)  # type: ignore[arg-type]
