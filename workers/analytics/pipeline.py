@@ -1,0 +1,172 @@
+"""The whole comparison recompute, from values to what each LA is shown (seed 4.5.1, 4.5.6).
+
+One pure function, :func:`run_comparisons`, chains the analytics modules:
+
+1. :func:`workers.analytics.comparisons.compare` — rank, quartile band, change and group
+   statistics (neighbours, region, alliances, England, custom and similar sets), each LA's
+   own raw value among the others' protected values;
+2. significance (:mod:`workers.analytics.intervals`) of the LA's value against England's
+   published value and against its statistical-neighbour mean: the LA's own confidence
+   interval (Wilson for percentages, Byar / exact Poisson for rates) against the comparator,
+   judged better / worse / similar by polarity, and its funnel-plot position against England;
+3. triangulation (:mod:`workers.analytics.triangulation`): per outcome, the judgements of its
+   indicators against the neighbours read together.
+
+Neighbour lists depend on the period (DfE's 2025 list from 2025, the 2021 list before), so
+``groups`` carries a ``period_from``/``period_to`` range per group and the comparison runs once
+per distinct set of groups. Only the viewer's own rows are ever returned with its raw value.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import NamedTuple
+
+import pandas as pd
+
+from .comparisons import compare
+from .intervals import funnel_significance, judge, significance, value_interval
+from .meta import KEY, TOTAL
+from .triangulation import outcome_readings
+
+__all__ = ["Comparisons", "run_comparisons"]
+
+NEIGHBOURS = "neighbours"
+ENGLAND = "england"
+
+
+class Comparisons(NamedTuple):
+    per_la: pd.DataFrame
+    per_group: pd.DataFrame
+    outcomes: pd.DataFrame
+
+
+def _significance(per_la: pd.DataFrame, raw: pd.DataFrame, meta: pd.DataFrame) -> pd.DataFrame:
+    """Adds ``lower``/``upper`` (95 % interval of the LA's value), ``vs_england``,
+    ``vs_neighbours`` (better / worse / similar / not judged / "") and ``funnel``."""
+    counts = raw[[*KEY, "numerator", "denominator"]]
+    out = per_la.merge(counts, on=KEY, how="left")
+    info = meta.set_index("indicator_id")
+    kind = out["indicator_id"].map(info["value_kind"]).fillna("number").to_numpy(object)
+    scale = out["indicator_id"].map(info["value_scale"]).astype(float).to_numpy()
+    polarity = out["indicator_id"].map(info["polarity"]).fillna("context_dependent")
+    num = out["numerator"].to_numpy(float)
+    den = out["denominator"].to_numpy(float)
+    lower, upper = value_interval(num, den, kind, scale, 0.95)
+    value = out["value"].to_numpy(float)
+    out["lower"], out["upper"] = lower, upper
+    for column, comparator in (
+        ("vs_england", out["england"].to_numpy(float)),
+        ("vs_neighbours", out["neighbours_mean"].to_numpy(float)),
+    ):
+        direction = significance(value, lower, upper, comparator)
+        out[column] = judge(direction, polarity.to_numpy(object))
+    out["funnel"] = funnel_significance(value, den, out["england"].to_numpy(float), kind, scale)
+    return out.drop(columns=["numerator", "denominator"])
+
+
+def run_comparisons(
+    raw: pd.DataFrame,
+    protected: pd.DataFrame,
+    england: pd.DataFrame,
+    groups: pd.DataFrame,
+    meta: pd.DataFrame,
+) -> Comparisons:
+    """Every LA's comparisons (see the module docstring).
+
+    ``raw``/``protected``: ValueFrames (:mod:`workers.analytics.meta`); ``england``: England's
+    published value per cell (``indicator_id``, ``period``, ``breakdown_topic``,
+    ``breakdown``, ``england``); ``groups``: the Groups contract plus ``period_from`` and
+    ``period_to`` (inclusive reporting years; a group applies to the periods in its range);
+    ``meta``: IndicatorMeta.
+    """
+    ranges = groups[["period_from", "period_to"]].drop_duplicates()
+    periods = raw["period"].astype(int)
+    parts_la: list[pd.DataFrame] = []
+    parts_group: list[pd.DataFrame] = []
+    starts = set(map(int, ranges["period_from"]))
+    bounds = sorted(starts | {int(p) + 1 for p in ranges["period_to"]})
+    for start, stop in itertools.pairwise(bounds):
+        # The groups that apply to the whole of [start, stop).
+        apply = (groups["period_from"].astype(int) <= start) & (
+            groups["period_to"].astype(int) >= stop - 1
+        )
+        chosen = groups.loc[apply].drop(columns=["period_from", "period_to"])
+        in_raw = ((periods >= start) & (periods < stop)).to_numpy()
+        if not in_raw.any() or chosen.empty:
+            continue
+        in_prot = protected["period"].astype(int).between(start, stop - 1)
+        # The change from the previous period needs that period too: give compare one more
+        # year of raw values and keep only this range's rows.
+        with_previous = ((periods >= start - 1) & (periods < stop)).to_numpy()
+        per_la, per_group = compare(
+            raw.loc[with_previous].reset_index(drop=True),
+            protected.loc[in_prot | protected["period"].astype(int).eq(start - 1)].reset_index(
+                drop=True
+            ),
+            chosen.reset_index(drop=True),
+            meta,
+        )
+        keep = per_la["period"].astype(int).between(start, stop - 1)
+        parts_la.append(per_la.loc[keep])
+        keep_g = per_group["period"].astype(str).astype(int).between(start, stop - 1)
+        parts_group.append(per_group.loc[keep_g])
+    per_la = pd.concat(parts_la, ignore_index=True) if parts_la else pd.DataFrame(columns=KEY)
+    per_group = (
+        pd.concat([p.astype({c: str for c in KEY}) for p in parts_group], ignore_index=True)
+        if parts_group
+        else pd.DataFrame(columns=[*KEY, "group_id", "group_type"])
+    )
+    cell = ["indicator_id", "period", "breakdown_topic", "breakdown"]
+    per_la = per_la.merge(england, on=cell, how="left")
+    own = per_group.loc[per_group["group_type"].astype(str) == NEIGHBOURS]
+    neighbours = own[[*KEY, "n", "mean", "median"]].rename(
+        columns={"n": "neighbours_n", "mean": "neighbours_mean", "median": "neighbours_median"}
+    )
+    per_la = per_la.merge(neighbours, on=KEY, how="left")
+    per_la["neighbours_n"] = per_la["neighbours_n"].fillna(0).astype("int64")
+    per_la = _significance(per_la, raw, meta)
+    judged = per_la.loc[per_la["breakdown_topic"] == TOTAL, [*KEY, "vs_neighbours"]].rename(
+        columns={"vs_neighbours": "judgement"}
+    )
+    outcomes = outcome_readings(judged.reset_index(drop=True), meta)
+    return Comparisons(per_la.reset_index(drop=True), per_group, outcomes)
+
+
+LONDON_SUBREGIONS = {"Inner London": "E13000001", "Outer London": "E13000002"}
+"""London LAs are compared with their sub-region, as LAIT does (ONS codes)."""
+
+FIRST_YEAR = 1900
+LAST_YEAR = 2999
+NEIGHBOUR_EDITION_FROM = {2021: (FIRST_YEAR, 2024), 2025: (2025, LAST_YEAR)}
+"""Which reporting years each DfE statistical-neighbour list applies to
+(:func:`schemas.reference.neighbour_edition_for_year`: the 2025 list from 2025, 2021 before)."""
+
+
+def standard_groups(
+    reference: object, la_codes: list[str], alliances: dict[str, list[str]] | None = None
+) -> pd.DataFrame:
+    """The comparison groups of LAIT and the exchange for ``la_codes`` (new GSS codes), with
+    ``period_from``/``period_to``: each LA's statistical neighbours (per list edition), its
+    region (Inner or Outer London for London LAs, as LAIT does), England, and each alliance
+    (``{alliance code: member LA codes}``)."""
+    codes = set(la_codes)
+    rows: list[tuple[str, str, str, str, int, int]] = []
+    for edition, (first, last) in NEIGHBOUR_EDITION_FROM.items():
+        for la in sorted(codes):
+            group = f"neighbours:{edition}:{la}"
+            for n in reference.statistical_neighbours(la, edition):  # type: ignore[attr-defined]
+                member = reference.la(n.old_la_code).new_la_code  # type: ignore[attr-defined]
+                if member in codes and member != la:
+                    rows.append((group, NEIGHBOURS, la, member, first, last))
+    for la in sorted(codes):
+        sub = reference.london_subregion(la)  # type: ignore[attr-defined]
+        region = LONDON_SUBREGIONS[sub] if sub else reference.region_of(la)[0]  # type: ignore[attr-defined]
+        rows.append((f"region:{region}", "region", "", la, FIRST_YEAR, LAST_YEAR))
+        rows.append((ENGLAND, ENGLAND, "", la, FIRST_YEAR, LAST_YEAR))
+    for code, members in sorted((alliances or {}).items()):
+        for la in sorted(set(members) & codes):
+            rows.append((f"alliance:{code}", "alliance", "", la, FIRST_YEAR, LAST_YEAR))
+    columns = ["group_id", "group_type", "owner", "la_code", "period_from", "period_to"]
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.drop_duplicates(["group_id", "la_code", "period_from"]).reset_index(drop=True)
