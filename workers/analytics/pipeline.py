@@ -22,7 +22,9 @@ from __future__ import annotations
 import itertools
 from typing import NamedTuple
 
+import numpy as np
 import pandas as pd
+from pandas.api.types import union_categoricals
 
 from .comparisons import compare
 from .intervals import funnel_significance, judge, significance, value_interval
@@ -41,11 +43,13 @@ class Comparisons(NamedTuple):
     outcomes: pd.DataFrame
 
 
-def _significance(per_la: pd.DataFrame, raw: pd.DataFrame, meta: pd.DataFrame) -> pd.DataFrame:
+def _significance(per_la: pd.DataFrame, counts: pd.DataFrame, meta: pd.DataFrame) -> pd.DataFrame:
     """Adds ``lower``/``upper`` (95 % interval of the LA's value), ``vs_england``,
-    ``vs_neighbours`` (better / worse / similar / not judged / "") and ``funnel``."""
-    counts = raw[[*KEY, "numerator", "denominator"]]
-    out = per_la.merge(counts, on=KEY, how="left")
+    ``vs_neighbours`` (better / worse / similar / not judged / "") and ``funnel``.
+    ``counts``: the numerator and denominator behind each row of ``per_la``, row for row."""
+    out = per_la.copy()
+    out["numerator"] = counts["numerator"].to_numpy(float)
+    out["denominator"] = counts["denominator"].to_numpy(float)
     info = meta.set_index("indicator_id")
     kind = out["indicator_id"].map(info["value_kind"]).fillna("number").to_numpy(object)
     scale = out["indicator_id"].map(info["value_scale"]).astype(float).to_numpy()
@@ -84,6 +88,7 @@ def run_comparisons(
     periods = raw["period"].astype(int)
     parts_la: list[pd.DataFrame] = []
     parts_group: list[pd.DataFrame] = []
+    sources: list[np.ndarray] = []
     starts = set(map(int, ranges["period_from"]))
     bounds = sorted(starts | {int(p) + 1 for p in ranges["period_to"]})
     for start, stop in itertools.pairwise(bounds):
@@ -107,30 +112,81 @@ def run_comparisons(
             chosen.reset_index(drop=True),
             meta,
         )
-        keep = per_la["period"].astype(int).between(start, stop - 1)
+        # compare keeps the row order of raw: remember which raw row each result row is.
+        keep = per_la["period"].astype(int).between(start, stop - 1).to_numpy()
         parts_la.append(per_la.loc[keep])
+        sources.append(np.flatnonzero(with_previous)[keep])
         keep_g = per_group["period"].astype(str).astype(int).between(start, stop - 1)
         parts_group.append(per_group.loc[keep_g])
-    per_la = pd.concat(parts_la, ignore_index=True) if parts_la else pd.DataFrame(columns=KEY)
-    per_group = (
-        pd.concat([p.astype({c: str for c in KEY}) for p in parts_group], ignore_index=True)
-        if parts_group
-        else pd.DataFrame(columns=[*KEY, "group_id", "group_type"])
-    )
+    if not parts_la:
+        raise ValueError("no groups apply to the periods of the raw values")
+    per_la = pd.concat(parts_la, ignore_index=True)
+    source = np.concatenate(sources)
+    per_group = _concat_categorical(parts_group)
     cell = ["indicator_id", "period", "breakdown_topic", "breakdown"]
-    per_la = per_la.merge(england, on=cell, how="left")
-    own = per_group.loc[per_group["group_type"].astype(str) == NEIGHBOURS]
-    neighbours = own[[*KEY, "n", "mean", "median"]].rename(
-        columns={"n": "neighbours_n", "mean": "neighbours_mean", "median": "neighbours_median"}
+    left, right = _joint_codes(per_la, england, cell)
+    per_la["england"] = (
+        pd.Series(england["england"].to_numpy(float), index=right).reindex(left).to_numpy()
     )
-    per_la = per_la.merge(neighbours, on=KEY, how="left")
+    own = per_group.loc[per_group["group_type"].astype(str) == NEIGHBOURS]
+    left, right = _joint_codes(per_la, own, KEY)
+    for column, name in (
+        ("n", "neighbours_n"),
+        ("mean", "neighbours_mean"),
+        ("median", "neighbours_median"),
+    ):
+        per_la[name] = pd.Series(own[column].to_numpy(), index=right).reindex(left).to_numpy()
     per_la["neighbours_n"] = per_la["neighbours_n"].fillna(0).astype("int64")
-    per_la = _significance(per_la, raw, meta)
+    counts = raw[["numerator", "denominator"]].iloc[source].reset_index(drop=True)
+    per_la = _significance(per_la, counts, meta)
     judged = per_la.loc[per_la["breakdown_topic"] == TOTAL, [*KEY, "vs_neighbours"]].rename(
         columns={"vs_neighbours": "judgement"}
     )
     outcomes = outcome_readings(judged.reset_index(drop=True), meta)
     return Comparisons(per_la.reset_index(drop=True), per_group, outcomes)
+
+
+def _concat_categorical(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate frames whose key columns are categoricals with different categories,
+    recoding (cheap) instead of falling back to strings (slow on millions of rows)."""
+    if len(parts) == 1:
+        return parts[0].reset_index(drop=True)
+    columns = {}
+    for column in parts[0].columns:
+        values = [p[column] for p in parts]
+        if isinstance(values[0].dtype, pd.CategoricalDtype):
+            columns[column] = union_categoricals([v.array for v in values])
+        else:
+            columns[column] = np.concatenate([v.to_numpy() for v in values])
+    return pd.DataFrame(columns)
+
+
+def _joint_codes(
+    left: pd.DataFrame, right: pd.DataFrame, columns: list[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """One int64 per row of each frame, equal exactly when the ``columns`` are: a fast join
+    key for millions of rows (string merges are the slow part otherwise). Categorical columns
+    are coded through their categories, never converted row by row."""
+    key_left = np.zeros(len(left), np.int64)
+    key_right = np.zeros(len(right), np.int64)
+    for column in columns:
+        a, a_values = _codes(left[column])
+        b, b_values = _codes(right[column])
+        joint, uniques = pd.factorize(pd.concat([a_values, b_values], ignore_index=True))
+        a_joint, b_joint = joint[: len(a_values)], joint[len(a_values) :]
+        key_left = key_left * (len(uniques) + 1) + np.where(a >= 0, a_joint[a], len(uniques))
+        key_right = key_right * (len(uniques) + 1) + np.where(b >= 0, b_joint[b], len(uniques))
+    if len(np.unique(key_right)) != len(key_right):
+        raise ValueError(f"the right-hand frame repeats a key of {columns}")
+    return key_left, key_right
+
+
+def _codes(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """(code per row, the distinct values as strings) of a column."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.codes.to_numpy(np.int64), pd.Series(values.cat.categories).astype(str)
+    codes, uniques = pd.factorize(values)
+    return codes.astype(np.int64), pd.Series(uniques).astype(str)
 
 
 LONDON_SUBREGIONS = {"Inner London": "E13000001", "Outer London": "E13000002"}
