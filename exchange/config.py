@@ -60,6 +60,11 @@ class Config:
     dp_budget: float = 4.0
     # Processes that protect a release's parts in parallel (0: one per core).
     release_workers: int = 0
+    # Seconds before a broker redelivers an unacknowledged task (see celery_mapping): longer
+    # than the longest job (a national release under suppression can take an hour).
+    broker_visibility_timeout: int = 6 * 3600
+    # Refresh releases and comparisons in the background after every accepted upload.
+    refresh_after_accept: bool = True
     session_idle_minutes: int = 30
     session_absolute_hours: int = 12
     extra: dict[str, object] = field(default_factory=dict)
@@ -95,6 +100,14 @@ class Config:
             **self.extra,
         }
 
+    def _transport_options(self) -> dict[str, object]:
+        # Redis (and SQS) redeliver an unacknowledged task after this many seconds: it must
+        # exceed the longest job, or a job still running would be handed to a second worker.
+        # Other transports have no such option (the SQLAlchemy one would pass it to its engine).
+        if self.broker_url.split(":", 1)[0] in ("redis", "rediss", "sqs"):
+            return {"visibility_timeout": self.broker_visibility_timeout}
+        return {}
+
     def celery_mapping(self) -> dict[str, object]:
         """Celery settings (Flask's examples/celery keeps them in ``app.config["CELERY"]``)."""
         return {
@@ -106,10 +119,18 @@ class Config:
             "task_acks_late": True,
             "task_reject_on_worker_lost": True,
             "worker_prefetch_multiplier": 1,
+            "broker_transport_options": self._transport_options(),
+            # Long analytics jobs (release rebuilds, comparisons) have their own queue, so a
+            # worker serving it never holds up the validation of an upload.
+            "task_routes": {"exchange.refresh_job": {"queue": ANALYTICS_QUEUE}},
             "task_serializer": "json",
             "result_serializer": "json",
             "accept_content": ["json"],
         }
+
+
+ANALYTICS_QUEUE = "analytics"
+"""The Celery queue of the long analytics jobs (the default queue, "celery", has the rest)."""
 
 
 def _secret_key(instance: Path, env: dict[str, str]) -> str:
@@ -306,6 +327,10 @@ def load_config(env: dict[str, str] | None = None, **overrides: object) -> Confi
         values["login_rate_limit"] = env["EXCHANGE_LOGIN_RATE_LIMIT"]
     if "EXCHANGE_RELEASE_WORKERS" in env:
         values["release_workers"] = int(env["EXCHANGE_RELEASE_WORKERS"])
+    if "EXCHANGE_BROKER_VISIBILITY_TIMEOUT" in env:
+        values["broker_visibility_timeout"] = int(env["EXCHANGE_BROKER_VISIBILITY_TIMEOUT"])
+    if "EXCHANGE_REFRESH_AFTER_ACCEPT" in env:
+        values["refresh_after_accept"] = env["EXCHANGE_REFRESH_AFTER_ACCEPT"] not in ("0", "")
     if "EXCHANGE_DP_BUDGET" in env:
         values["dp_budget"] = float(env["EXCHANGE_DP_BUDGET"])
         if not values["dp_budget"] > 0:  # type: ignore[operator]

@@ -36,7 +36,13 @@ def app(tmp_path: Path) -> Flask:
     from exchange.app import create_app
     from exchange.config import load_config
 
-    config = load_config(env={"EXCHANGE_INSTANCE_PATH": str(tmp_path / "instance")}, testing=True)
+    # The refresh after an accepted upload (a national release rebuild) is switched off: tests
+    # of the pipeline switch it on themselves.
+    config = load_config(
+        env={"EXCHANGE_INSTANCE_PATH": str(tmp_path / "instance")},
+        testing=True,
+        refresh_after_accept=False,
+    )
     app = create_app(config)
     app.extensions["celery"].conf.task_always_eager = True
     return app
@@ -98,7 +104,7 @@ def db_app(tmp_path: Path, database_url: str) -> Iterator[Flask]:
         "EXCHANGE_INSTANCE_PATH": str(tmp_path / "instance"),
         "EXCHANGE_DATABASE_URL": database_url,
     }
-    app = create_app(load_config(env=env, testing=True))
+    app = create_app(load_config(env=env, testing=True, refresh_after_accept=False))
     app.extensions["celery"].conf.task_always_eager = True
     with app.app_context():
         Base.metadata.create_all(db.engine)

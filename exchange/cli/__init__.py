@@ -19,9 +19,11 @@ def main() -> None:
 
 from . import (  # noqa: E402  (commands register on ``main``)
     audit,
+    comparisons,
     data,
     db,
     demo,
+    jobs,
     keys,
     releases,
     serve,
@@ -33,9 +35,11 @@ from . import (  # noqa: E402  (commands register on ``main``)
 
 __all__ = [
     "audit",
+    "comparisons",
     "data",
     "db",
     "demo",
+    "jobs",
     "keys",
     "main",
     "releases",

@@ -17,13 +17,16 @@ from types import FrameType
 import click
 from flask import current_app
 
+from exchange.config import ANALYTICS_QUEUE
+
 from . import main
 
 STOP_TIMEOUT = 30.0
 
 
-def worker_command() -> list[str]:
+def worker_command(queue: str = "celery") -> list[str]:
     # One task at a time in the worker's own process: the embedded default is one machine.
+    # One worker per queue, so a long analytics job never holds up an upload's validation.
     return [
         sys.executable,
         "-m",
@@ -32,6 +35,8 @@ def worker_command() -> list[str]:
         "workers.worker",
         "worker",
         "--pool=solo",
+        f"--queues={queue}",
+        f"--hostname={queue}@%h",
         "--loglevel=INFO",
         "--without-gossip",
         "--without-mingle",
@@ -90,8 +95,8 @@ def _declare_queues() -> None:
     celery = current_app.extensions["celery"]
     with celery.connection_for_write() as connection:
         channel = connection.default_channel
-        for queue in celery.amqp.queues.values():
-            queue(channel).declare()
+        for name in (celery.conf.task_default_queue, ANALYTICS_QUEUE):
+            celery.amqp.queues[name](channel).declare()
 
 
 @main.command("serve")
@@ -117,6 +122,7 @@ def serve_command(host: str, port: int, web_workers: int) -> None:
     try:
         processes["web"] = subprocess.Popen(web_command(host, port, web_workers), env=env)
         processes["worker"] = subprocess.Popen(worker_command(), env=env)
+        processes["analytics worker"] = subprocess.Popen(worker_command(ANALYTICS_QUEUE), env=env)
         shown = f"[{host}]" if ":" in host else host
         click.echo(f"serve: portal on http://{shown}:{port}/ (Ctrl-C stops it and the worker)")
         click.echo(f"serve: instance folder {config.instance_path}")

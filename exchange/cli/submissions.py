@@ -82,6 +82,17 @@ def upload_command(file: Path, code: str, accept: bool) -> None:
     except SubmissionError as exc:
         _fail(str(exc))
     click.echo(f"accepted as version {version.number} (version id {version.id})")
+    _refresh(pending.time_period)
+
+
+def _refresh(time_period: str) -> None:
+    """Queue the refresh of the period's release and comparisons (a background job)."""
+    from exchange.actions.refresh import request_refresh
+    from exchange.extensions import db
+
+    job = request_refresh(db.session, time_period)
+    if job is not None:
+        click.echo(f"refresh of {time_period} queued as job {job.id} ({job.status})")
 
 
 @main.group("submissions")
@@ -133,6 +144,7 @@ def accept_command(pending_id: str) -> None:
     except SubmissionError as exc:
         _fail(str(exc))
     click.echo(f"accepted as version {version.number} (version id {version.id})")
+    _refresh(version.submission.time_period)
 
 
 @submissions_group.command("withdraw")

@@ -3,6 +3,8 @@
 
 from .audit import AuditEvent, AuditHead
 from .base import Base
+from .comparison import ComparisonFile, ComparisonSet, ComparisonStatus
+from .job import Job, JobStatus
 from .organisation import AllianceMembership, Organisation, OrganisationKind
 from .reference import (
     ChildPopulation,
@@ -29,7 +31,12 @@ __all__ = [
     "AuditHead",
     "Base",
     "ChildPopulation",
+    "ComparisonFile",
+    "ComparisonSet",
+    "ComparisonStatus",
     "IndicatorValue",
+    "Job",
+    "JobStatus",
     "Organisation",
     "OrganisationKind",
     "PendingUpload",

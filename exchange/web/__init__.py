@@ -6,7 +6,7 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import admin, auth, catalogue, errors, sharing, submissions, validate
+    from . import admin, auth, catalogue, errors, jobs, sharing, submissions, validate
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(catalogue.bp)
@@ -14,4 +14,5 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(sharing.bp)
     app.register_blueprint(submissions.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(jobs.bp)
     errors.init_app(app)

@@ -36,6 +36,7 @@ from wtforms import RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from exchange.actions import accounts
+from exchange.actions import jobs as job_actions
 from exchange.actions.audit_log import verify_audit_log
 from exchange.actions.organisations import (
     OrganisationError,
@@ -45,6 +46,7 @@ from exchange.actions.organisations import (
 )
 from exchange.extensions import db
 from exchange.models.audit import AuditEvent
+from exchange.models.job import JobStatus
 from exchange.models.organisation import AllianceMembership, Organisation, OrganisationKind
 from exchange.models.user import Role, User
 from exchange.security import clock
@@ -620,3 +622,42 @@ def verify() -> ResponseReturnValue:
     else:
         flash(f"The audit log is broken at entry {broken.seq:,}: {broken.reason}.", "error")
     return redirect(url_for(".audit_log"), code=303)
+
+
+# ---------------------------------------------------------------------------------------- jobs
+
+JOBS_LIMIT = 200
+
+
+@bp.get("/jobs")
+@requires(Permission.ADMINISTER)
+def jobs() -> ResponseReturnValue:
+    """Recent background jobs of every organisation (and the system's own), newest first."""
+    status = request.args.get("status", "").strip()
+    kind = request.args.get("kind", "").strip()
+    org_code = request.args.get("organisation", "").strip()
+    if status and status not in {s.value for s in JobStatus}:
+        abort(400)
+    organisation_id = None
+    if org_code:
+        organisation_id = _organisation(org_code).id
+    try:
+        found = job_actions.jobs(
+            db.session,
+            _admin(),
+            organisation_id=organisation_id,
+            status=status or None,
+            kind=kind or None,
+            limit=JOBS_LIMIT,
+        )
+    except PermissionError:
+        abort(403)
+    return render_template(
+        "admin/jobs.html",
+        jobs=found,
+        status=status,
+        kind=kind,
+        organisation=org_code,
+        statuses=[s.value for s in JobStatus],
+        limit=JOBS_LIMIT,
+    )

@@ -34,6 +34,7 @@ from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from exchange.actions.audit_log import record_download
+from exchange.actions.refresh import request_refresh
 from exchange.actions.sharing import sharing_summary
 from exchange.actions.submissions import (
     MAX_REASON_LENGTH,
@@ -373,6 +374,18 @@ def accept(pending_id: uuid.UUID) -> ResponseReturnValue:
         f"({version.row_count:,} rows).",
         "success",
     )
+    job = request_refresh(
+        db.session,
+        pending.time_period,
+        organisation_id=organisation.id,
+        requested_by=principal.user_id,
+    )
+    if job is not None:
+        flash(
+            "The national release and everyone's comparisons are being refreshed: "
+            "follow it on your jobs page.",
+            "info",
+        )
     return redirect(url_for(".history_page", _anchor=f"submission-{version.submission_id}"), 303)
 
 

@@ -36,7 +36,7 @@ from sqlalchemy import select
 from werkzeug.routing import Rule
 from werkzeug.test import TestResponse
 
-from exchange.actions import accounts
+from exchange.actions import accounts, jobs
 from exchange.actions.organisations import (
     alliance_code,
     create_alliance,
@@ -116,6 +116,7 @@ LA_PERMISSIONS = frozenset({Permission.LA_VIEW, Permission.LA_SUBMIT})
 UNOWNED = "unowned"  # catalogue entries and the like: no tenant, anyone allowed may see them
 ANONYMOUS_CHECK = "anonymous check"  # the public validator's job: public routes only
 ADMINISTERED = "administered"  # organisations and user accounts: the administrators' pages only
+SYSTEM_JOB = "system job"  # a background job of no organisation: administrators only
 
 
 # ------------------------------------------------------------------------------------ the world
@@ -201,6 +202,7 @@ def build_world(app: Flask) -> World:
     files = {la: [synthetic(2024, la), synthetic(2023, la)] for la in (A, B, C)}
     targets: dict[str, list[Target]] = {
         "job_id": [],
+        "background_job_id": [],
         "pending_id": [],
         "version_id": [],
         "indicator_id": [
@@ -267,12 +269,17 @@ def build_world(app: Flask) -> World:
             targets["job_id"].append(Target(f"{la}'s job", job.id, la))
             targets["pending_id"].append(Target(f"{la}'s pending upload", job.id, la))
             targets["version_id"].append(Target(f"{la}'s version", str(version_id), la))
+            background = jobs.enqueue(session, "ping", {}, organisation_id=org.id)
+            targets["background_job_id"].append(Target(f"{la}'s background job", background.id, la))
         public = submit_validation(io.BytesIO(PUBLIC_VALID_CSV), "check.csv", None)
         targets["job_id"].append(Target("the anonymous check's job", public.id, ANONYMOUS_CHECK))
         missing = str(uuid.uuid4())
         targets["job_id"].append(Target("no such job", missing, None))
         targets["pending_id"].append(Target("no such pending upload", missing, None))
         targets["version_id"].append(Target("no such version", "999999", None))
+        system_job = jobs.enqueue(session, "ping", {})
+        targets["background_job_id"].append(Target("a system job", system_job.id, SYSTEM_JOB))
+        targets["background_job_id"].append(Target("no such background job", missing, None))
         org_ids = {code: o.id for code, o in orgs.items()}
     return World(org_ids, user_ids, targets, distinctive_tokens(files))
 
@@ -380,6 +387,10 @@ def serves(request: Request, target: Target, who: Who) -> bool:
         return False
     if request.permission in LA_PERMISSIONS:
         return target.owner == who.org
+    if request.permission is Permission.SIGNED_IN:
+        # A background job (/jobs/...): its organisation's users see it, administrators every
+        # job, a system job nobody else (exchange.actions.jobs.may_see).
+        return who.role == "administrator" or target.owner == who.org
     raise AssertionError(
         f"{request.endpoint}: no ownership rule for a {request.permission} route with object "
         "parameters; say in serves() whose objects it shows"
@@ -621,6 +632,9 @@ CLI_COMMANDS: dict[str, Exports | NoExport] = {
         "builds a release through its policy and audit gate; prints counts only"
     ),
     "release list": Exports(Permission.ADMINISTER, ("release", "list")),
+    "jobs list": Exports(Permission.ADMINISTER, ("jobs", "list")),
+    "jobs show": NoExport("prints one job's status, times, ids and counts: never a cell value"),
+    "comparisons recompute": NoExport("recomputes every LA's comparisons; prints counts only"),
     "release export": NoExport(
         "writes a stored, already protected release as EES files; prints the paths"
     ),
