@@ -137,7 +137,8 @@ class Submission(Base):
         return next((v for v in self.versions if v.status is VersionStatus.CURRENT), None)
 
 
-_IS_CURRENT = "status = 'current'"
+# The Enum column stores the member's *name* (CURRENT), not its value.
+_IS_CURRENT = "status = 'CURRENT'"
 
 
 class SubmissionVersion(Base):
