@@ -45,9 +45,13 @@ _COLUMN = ["indicator_id", "breakdown_topic", "breakdown", "measure"]
 
 
 def _neighbourhoods(
-    frame: pd.DataFrame, victim: np.ndarray, free: np.ndarray
+    frame: pd.DataFrame, victim: np.ndarray, free: np.ndarray, *, siblings: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(group, cell)`` pairs: for each (area, indicator) with a victim, its neighbourhood."""
+    """``(group, cell)`` pairs: for each (area, indicator) with a victim, its neighbourhood.
+
+    ``siblings``: also the cells of the ancestors' sibling areas (the other regions beside the
+    victim's region, the other London sub-region) in the same columns: the outer bound keeps
+    the England relations over them while dropping their own, unknown, insides."""
     area = frame["area_code"].to_numpy(dtype=object)
     indicator = frame["indicator_id"].to_numpy(dtype=object)
     group_key = pd.Series(area).astype(str) + "\x1f" + pd.Series(indicator).astype(str)
@@ -69,23 +73,46 @@ def _neighbourhoods(
     column = column.to_numpy(dtype=object)
     cell_of = pd.Series(np.arange(len(frame)), index=pd.Index(area.astype(str) + "|" + column))
     chains = ancestors(frame)
+    parent_of = dict(zip(frame["area_code"], frame["parent_code"], strict=False))
+    children: dict[str, list[str]] = {}
+    for a, parent in parent_of.items():
+        children.setdefault(str(parent), []).append(str(a))
     own_cells = own[keep]
     own_groups = own_group[keep].astype(np.int64)
+
+    def add(up: np.ndarray, cells_from: np.ndarray, groups_from: np.ndarray) -> None:
+        has = up != ""
+        if not has.any():
+            return
+        keys = up[has].astype(str) + "|" + column[cells_from[has]]
+        found = cell_of.reindex(keys).to_numpy()
+        ok = ~np.isnan(found)
+        cells = found[ok].astype(np.int64)
+        loose = free[cells]
+        pair_group.append(groups_from[has][ok][loose])
+        pair_cell.append(cells[loose])
+
     for depth in range(3):
         up = np.array(
             [(*chains.get(a, ()), "", "", "")[depth] for a in area[own_cells].astype(str)],
             dtype=object,
         )
-        has = up != ""
-        if not has.any():
+        if not (up != "").any():
             break
-        keys = up[has].astype(str) + "|" + column[own_cells[has]]
-        found = cell_of.reindex(keys).to_numpy()
-        ok = ~np.isnan(found)
-        cells = found[ok].astype(np.int64)
-        loose = free[cells]
-        pair_group.append(own_groups[has][ok][loose])
-        pair_cell.append(cells[loose])
+        add(up, own_cells, own_groups)
+        if not siblings:
+            continue
+        # Each ancestor's siblings (same parent), one pass per sibling position.
+        kin = [
+            [b for b in children.get(str(parent_of.get(u, "")), []) if b != u] if u else []
+            for u in up
+        ]
+        for k in range(max((len(x) for x in kin), default=0)):
+            add(
+                np.array([x[k] if k < len(x) else "" for x in kin], dtype=object),
+                own_cells,
+                own_groups,
+            )
     pg = np.concatenate(pair_group)
     pc = np.concatenate(pair_cell)
     unique = np.unique(np.column_stack([pg, pc]), axis=0)
@@ -120,7 +147,7 @@ def local_intervals(
     if not len(victims):
         empty = np.zeros(0)
         return victims, empty, empty
-    pair_group, pair_cell = _neighbourhoods(frame, victim & free, free)
+    pair_group, pair_cell = _neighbourhoods(frame, victim & free, free, siblings=known is not None)
     order = np.lexsort((pair_cell, pair_group))
     pair_group, pair_cell = pair_group[order], pair_cell[order]
     n_groups = int(pair_group.max()) + 1
