@@ -6,13 +6,24 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import admin, auth, catalogue, errors, jobs, sharing, submissions, validate
+    from . import (
+        admin,
+        auth,
+        catalogue,
+        comparisons,
+        errors,
+        jobs,
+        sharing,
+        submissions,
+        validate,
+    )
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(catalogue.bp)
     app.register_blueprint(validate.bp)
     app.register_blueprint(sharing.bp)
     app.register_blueprint(submissions.bp)
+    app.register_blueprint(comparisons.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(jobs.bp)
     errors.init_app(app)
