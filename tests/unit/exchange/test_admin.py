@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 
 import pytest
-from auth_support import FakeClock, csrf_token, enrol, make_user, post_password
+from auth_support import FakeClock, csrf_token, make_user, post_password
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
@@ -19,7 +19,6 @@ from sqlalchemy import select, update
 from exchange.actions import accounts
 from exchange.extensions import db
 from exchange.models import AuditEvent, Organisation, Role, User
-from exchange.security import clock as clock_module
 from exchange.security import passwords
 
 ADMIN = "ada.admin@platform.example"
@@ -35,27 +34,6 @@ ADMIN_PAGES = [
     "/admin/users/new",
     "/admin/audit",
 ]
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    fake = FakeClock()
-    monkeypatch.setattr(clock_module, "now", fake)
-    return fake
-
-
-@pytest.fixture
-def sign_in(db_app: Flask, clock: FakeClock) -> Callable[[str, str, str], FlaskClient]:
-    """A client signed in as a new user with this email, role and organisation code."""
-
-    def signed_in(email: str, role: str, org: str) -> FlaskClient:
-        make_user(db_app, email, role=role, org=org)
-        client = db_app.test_client()
-        assert post_password(client, email=email).status_code == 303
-        enrol(client, clock)
-        return client
-
-    return signed_in
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from html import unescape
 
 import pandas as pd
 import pytest
-from auth_support import FakeClock, enrol, make_user, post_password
+from auth_support import make_user
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -25,7 +25,6 @@ from exchange.actions.comparisons import ComparisonView, comparisons_for
 from exchange.cli import main
 from exchange.extensions import db
 from exchange.models import Organisation, OrganisationKind, Role
-from exchange.security import clock as clock_module
 from exchange.security.policy import Principal
 from exchange.web.comparisons import value_text
 from schemas.catalogue import load_catalogue
@@ -51,27 +50,6 @@ def compared(db_app: Flask) -> Flask:
         invoke(db_app, "release", "build", "--period", period, "--policy", "dp")
     invoke(db_app, "comparisons", "recompute")
     return db_app
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    fake = FakeClock()
-    monkeypatch.setattr(clock_module, "now", fake)
-    return fake
-
-
-@pytest.fixture
-def sign_in(db_app: Flask, clock: FakeClock) -> Callable[[str, str, str], FlaskClient]:
-    """A client signed in as a new user with this email, role and organisation code."""
-
-    def signed_in(email: str, role: str, org: str) -> FlaskClient:
-        make_user(db_app, email, role=role, org=org)
-        client = db_app.test_client()
-        assert post_password(client, email=email).status_code == 303
-        enrol(client, clock)
-        return client
-
-    return signed_in
 
 
 def view_of(app: Flask, code: str) -> ComparisonView:
