@@ -597,7 +597,7 @@ def _viewer_pairs(
     """(viewer LA code, group code, viewer is a member) for every group that concerns a viewer.
 
     Per-LA groups concern their owner; shared groups their members; England every LA with a
-    raw value as well as its members.
+    raw value as well as its members. Only LAs with a raw row are viewers.
     """
     owner = groups["owner"].to_numpy()
     shared = owner == SHARED_OWNER
@@ -607,6 +607,10 @@ def _viewer_pairs(
     england_groups = np.unique(gid[england])
     viewer = np.concatenate([owner_la, glas[shared], np.repeat(all_viewers, len(england_groups))])
     group = np.concatenate([gid[~shared], gid[shared], np.tile(england_groups, len(all_viewers))])
+    # Only LAs with raw rows are viewers: an incremental recompute for a few LAs must not
+    # expand every member of a shared group into a viewer.
+    is_viewer = np.isin(viewer, all_viewers)
+    viewer, group = viewer[is_viewer], group[is_viewer]
     n_groups = int(gid.max(initial=-1)) + 1
     pair = np.unique(viewer.astype(np.int64) * max(n_groups, 1) + group)
     viewer, group = np.divmod(pair, max(n_groups, 1))
