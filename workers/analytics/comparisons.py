@@ -39,23 +39,31 @@ computed from protected values only and blanked unless at least
 Method (vectorised; the national recompute of ~1 million value rows has a 10 s budget): the
 protected values are laid out as a dense LA x cell grid (England has ~153 LAs, so for a
 national return the grid is no larger than the long frame; it grows as LAs x distinct cells
-for sparse inputs) and sorted within each cell. A viewer's rank is then a
-``searchsorted`` of its raw value among the sorted values of its cell -- keyed by
-``cell * n_distinct_values + value_code`` so one global search serves every cell exactly --
-corrected for the viewer's own protected value, which is replaced by its raw one. Quartiles
+for sparse inputs) and sorted within each cell. A viewer's rank counts the values of its cell
+below and at or below its raw value, corrected for the viewer's own protected value, which is
+replaced by its raw one. Mostly the raw value *is* the viewer's protected value, whose place
+in the sorted cell is known: the run of values tied with it gives both counts. The other raw
+values are searched for in their cell's sorted values, all at once by bisection. Quartiles
 interpolate the sorted grid directly. Group statistics sort each group's member rows of the
 grid, one batch per group size, and are expanded to (viewer, group, cell) rows by index
 arithmetic rather than a loop over viewers.
+
+Memory is time here: on the target machines, fresh pages for the hundreds of MB of
+temporaries cost more than the arithmetic on them. So key columns are carried as integer codes
+(categoricals) and labels as small codes turned into strings once, and the millions of output
+rows are written in chunks straight into the result arrays.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+from pandas.api.types import union_categoricals
 from pandera.typing import DataFrame, Series
 
 from privacy.groups import group_statistic_allowed
@@ -118,18 +126,39 @@ CONSECUTIVE = 1
 """Periods are consecutive when their reporting years differ by exactly this: a change over
 a gap year is not a "change from the previous year" (LAIT shows none)."""
 
-_GRID_CHUNK = 4_000_000
-"""Elements of the member x cell block sorted at once for group statistics (~32 MB of
-float64): bounds memory for large groups or many cells without a per-cell loop."""
+_GRID_CHUNK = 1_000_000
+"""Elements of the member x cell block sorted at once for group statistics (~8 MB of
+float64): bounds memory for large groups or many cells without a per-cell loop. Blocks this
+small are recycled by the allocator; fresh pages for larger ones cost more than the sort."""
+
+_ROW_CHUNK = 1 << 20
+"""Group-statistic rows (viewer x group x cell) expanded at once: millions of rows are
+written chunk by chunk into the result, so that the temporary index arrays stay small
+(recycled memory rather than fresh pages, which dominated the time)."""
+
+_DENSE_CODES = 1 << 22
+"""Distinct combinations of column codes (:func:`_factorize_rows`) are found with a presence
+array rather than a hash when there are at most this many possible ones (or 4 per row): a
+linear pass, exact, and ordered like the sorted hash."""
 
 # Polarity codes of the per-cell arrays, and the band letter of each value-order quarter
-# (0 = lowest values) for each code.
+# (0 = lowest values) for each code, as an index into _BAND_LABELS. Labels are carried as
+# small integer codes and turned into strings once, by taking from the few labels (building a
+# string column from millions of Python strings is the slow way).
 _HIGHER, _LOWER, _CONTEXT = 0, 1, 2
 _POLARITY_CODE = {HIGHER_IS_BETTER: _HIGHER, LOWER_IS_BETTER: _LOWER, CONTEXT_DEPENDENT: _CONTEXT}
-_LETTERS = np.array(
-    [list(reversed(BANDS)), list(BANDS), [NO_BAND] * len(BANDS)],
-    dtype=object,
+_BAND_LABELS = (*BANDS, NO_BAND)
+_NO_BAND_CODE = len(BANDS)
+_LETTER_CODES = np.array(
+    [list(reversed(range(len(BANDS)))), list(range(len(BANDS))), [_NO_BAND_CODE] * len(BANDS)],
+    dtype=np.intp,
 )
+_DIRECTION_CODE = {d: i for i, d in enumerate(DIRECTIONS)}
+
+
+def _labels(labels: tuple[str, ...], codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """The string column ``labels[codes]``, taken from the few labels."""
+    return pd.array(list(labels), dtype="str").take(np.asarray(codes, dtype=np.intp))
 
 
 # --- Output frames -----------------------------------------------------------------------
@@ -254,9 +283,14 @@ class _Layout:
     year: np.ndarray
 
     @cached_property
+    def order(self) -> np.ndarray:
+        """The LAs of each cell in ascending order of protected value, NaN last (cells x LAs)."""
+        return np.argsort(np.ascontiguousarray(self.grid.T), axis=1)
+
+    @cached_property
     def by_cell(self) -> np.ndarray:
         """The protected values of each cell, ascending, NaN last (cells x LAs)."""
-        return np.sort(self.grid.T, axis=1)
+        return np.take_along_axis(self.grid.T, self.order, axis=1)
 
     @cached_property
     def count(self) -> np.ndarray:
@@ -264,13 +298,83 @@ class _Layout:
         return np.count_nonzero(~np.isnan(self.by_cell), axis=1)
 
     @cached_property
-    def own_protected(self) -> np.ndarray:
-        """Each raw row's LA's own protected value of the cell (NaN when none)."""
-        return self.grid[self.raw_la, self.raw_cell]
+    def place(self) -> np.ndarray:
+        """Where each LA's protected value stands in its cell's sorted values (cells x LAs)."""
+        place = np.empty(self.order.shape, dtype=np.int32)
+        positions = np.arange(self.order.shape[1], dtype=np.int32)[None, :]
+        np.put_along_axis(place, self.order, positions, axis=1)
+        return place
+
+    @cached_property
+    def ties(self) -> tuple[np.ndarray, np.ndarray]:
+        """For each position of :attr:`by_cell`: the first and one past the last position of
+        the run of values equal to it (within its cell)."""
+        return _tie_runs(self.by_cell)
+
+    @cached_property
+    def cut_points(self) -> tuple[np.ndarray, np.ndarray]:
+        """See :func:`_cut_points`."""
+        return _cut_points(self)
+
+    @cached_property
+    def previous_cell(self) -> np.ndarray:
+        """See :func:`_previous_cells`."""
+        return _previous_cells(self)
+
+    @cached_property
+    def own_raw(self) -> np.ndarray:
+        """The raw values as an LA x cell grid (NaN where there is no raw row)."""
+        own = np.full(self.grid.shape, np.nan)
+        own[self.raw_la, self.raw_cell] = self.raw_value
+        return own
+
+    def rows(self, rows: np.ndarray | slice) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(LA, cell, raw value) of the raw rows ``rows``."""
+        return self.raw_la[rows], self.raw_cell[rows], self.raw_value[rows]
 
     def keyed(self) -> pd.DataFrame:
         """The key columns of the raw rows, fresh 0..n-1 index."""
         return self.raw[KEY].reset_index(drop=True)
+
+
+def _column_codes(frames: list[pd.DataFrame], col: str) -> tuple[list[np.ndarray], pd.Index]:
+    """Codes of ``col`` in each frame against its distinct values over all ``frames``, sorted.
+
+    Each frame is factorised on its own (a categorical column is taken by its codes, keeping
+    only the categories it uses) and the few distinct values are then merged and sorted: the
+    same codes as factorising the concatenation with ``sort=True``, without concatenating
+    millions of strings.
+    """
+    codes: list[np.ndarray] = []
+    uniques: list[pd.Index] = []
+    for frame in frames:
+        values = frame[col]
+        categorical = isinstance(values.dtype, pd.CategoricalDtype)
+        code = values.cat.codes.to_numpy() if categorical else None
+        if code is not None and not (code < 0).any():
+            # Keep only the categories in use (a slice of a frame uses fewer).
+            unique = values.cat.categories
+            used = np.bincount(code, minlength=len(unique)) > 0
+            if not used.all():
+                code = (np.cumsum(used) - 1).astype(code.dtype)[code]
+                unique = unique[used]
+        else:
+            code, unique = pd.factorize(values)
+        codes.append(code)
+        uniques.append(pd.Index(unique))
+    levels = uniques[0].append(uniques[1:]).unique().sort_values() if uniques else pd.Index([])
+    # Codes in the smallest integer type (millions of them: less memory to fill).
+    kind = _code_dtype(len(levels))
+    out = []
+    for code, unique in zip(codes, uniques, strict=True):
+        at = levels.get_indexer(unique).astype(kind)
+        if (code < 0).any():
+            out.append(np.where(code >= 0, at[code], -1).astype(kind))
+        elif np.array_equal(at, np.arange(len(at))):
+            out.append(code)
+        else:
+            out.append(at[code])
+    return out, levels
 
 
 def _factorize_rows(
@@ -279,25 +383,40 @@ def _factorize_rows(
     """Codes of the distinct rows of ``columns`` over all ``frames`` (sorted lexicographically).
 
     Each column is factorised on its own and the codes combined in mixed radix, which is far
-    cheaper than hashing row tuples of strings.
+    cheaper than hashing row tuples of strings. Frames with categorical columns (the pipeline
+    codes its inputs once) are taken by their codes.
     """
-    lengths = [len(f) for f in frames]
-    combined = np.zeros(sum(lengths), dtype=np.int64)
+    keys = [np.zeros(len(f), dtype=np.int64) for f in frames]
     uniques: list[pd.Index] = []
+    radix = 1
     for col in columns:
-        values = pd.concat([f[col] for f in frames], ignore_index=True)
-        codes, levels = pd.factorize(values, sort=True)
-        combined = combined * len(levels) + codes
-        uniques.append(pd.Index(levels))
-    codes, distinct = pd.factorize(combined, sort=True)
+        codes, levels = _column_codes(frames, col)
+        for key, code in zip(keys, codes, strict=True):
+            key *= len(levels)
+            key += code
+        uniques.append(levels)
+        radix *= max(len(levels), 1)
+    total = sum(len(f) for f in frames)
+    if radix <= max(_DENSE_CODES, 4 * total):
+        # A presence array over every possible combination: its running count renumbers the
+        # combinations present, in sorted order, as a sorted factorisation would.
+        present = np.zeros(radix, dtype=bool)
+        for key in keys:
+            present[key] = True
+        distinct = np.flatnonzero(present)
+        renumber = np.cumsum(present) - 1
+        split = [renumber[key] for key in keys]
+    else:
+        codes, distinct = pd.factorize(np.concatenate(keys), sort=True)
+        lengths = [len(f) for f in frames]
+        split = np.split(np.asarray(codes, dtype=np.intp), np.cumsum(lengths)[:-1])
     # Decode the distinct combined codes back into their column values (last column first).
     decoded = {}
     rest = np.asarray(distinct, dtype=np.int64)
     for col, levels in zip(reversed(columns), reversed(uniques), strict=True):
-        rest, code = np.divmod(rest, len(levels))
+        rest, code = np.divmod(rest, max(len(levels), 1))
         decoded[col] = levels.take(code)
     table = pd.DataFrame({col: decoded[col] for col in columns})
-    split = np.split(np.asarray(codes, dtype=np.intp), np.cumsum(lengths)[:-1])
     return split, table
 
 
@@ -344,35 +463,74 @@ def _layout(
 # --- National rank -----------------------------------------------------------------------
 
 
-def _rank_arrays(lay: _Layout) -> tuple[np.ndarray, np.ndarray]:
-    """Rank and number ranked of each raw row's value among the others' protected values."""
-    r, cell, by_cell, count = lay.raw_value, lay.raw_cell, lay.by_cell, lay.count
-    data = by_cell[~np.isnan(by_cell)]  # cell-major, ascending within each cell
-    data_cell = np.repeat(np.arange(len(count)), count)
+def _tie_runs(by_cell: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each position of the sorted cells x LAs array: the first and one past the last
+    position (within its cell) of the run of values equal to it."""
+    width = by_cell.shape[1]
+    position = np.arange(width, dtype=np.int32)
+    starts = np.ones(by_cell.shape, dtype=bool)
+    np.not_equal(by_cell[:, 1:], by_cell[:, :-1], out=starts[:, 1:])
+    first = np.where(starts, position, np.int32(0))
+    np.maximum.accumulate(first, axis=1, out=first)
+    ends = np.ones(by_cell.shape, dtype=bool)
+    ends[:, :-1] = starts[:, 1:]
+    stop = np.where(ends, position + 1, np.int32(width))[:, ::-1]
+    stop = np.minimum.accumulate(stop, axis=1)[:, ::-1]
+    return first, stop
+
+
+def _search_cells(
+    by_cell: np.ndarray, count: np.ndarray, cell: np.ndarray, value: np.ndarray, right: bool
+) -> np.ndarray:
+    """``searchsorted`` of each ``value`` among the non-missing sorted values of its ``cell``
+    (the first ``count`` of its row of ``by_cell``), all rows at once by bisection."""
+    width = by_cell.shape[1]
+    flat = by_cell.ravel()
+    base = cell * width
+    lo = np.zeros(len(cell), dtype=np.intp)
+    hi = count[cell].astype(np.intp)
+    for _ in range(max(width, 1).bit_length()):
+        active = lo < hi
+        mid = (lo + hi) >> 1
+        probe = flat[base + np.minimum(mid, width - 1)]
+        go_right = (probe <= value) if right else (probe < value)
+        lo = np.where(active & go_right, mid + 1, lo)
+        hi = np.where(active & ~go_right, mid, hi)
+    return lo
+
+
+def _rank_arrays(
+    lay: _Layout, rows: np.ndarray | slice = slice(None)
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rank and number ranked of each raw row's value among the others' protected values
+    (of the raw rows ``rows``)."""
+    la, cell, r = lay.rows(rows)
+    count = lay.count
     has_r = ~np.isnan(r)
-    # Exact order-preserving integer codes for every value, so that one sorted int64 key
-    # (cell, value) searches all cells at once without float offsets blurring close values.
-    levels, code = np.unique(np.concatenate([data, r[has_r]]), return_inverse=True)
-    width = np.int64(len(levels) + 1)
-    data_key = data_cell * width + code[: len(data)]
-    query = cell[has_r] * width + code[len(data) :]
-    start = np.concatenate([[0], np.cumsum(count)[:-1]])[cell[has_r]]
-    below = np.searchsorted(data_key, query, side="left") - start
-    at_or_below = np.searchsorted(data_key, query, side="right") - start
-    total = count[cell[has_r]]
-    # The viewer's own protected value is replaced by its raw one: take it out of the counts.
-    own = lay.own_protected[has_r]
+    own = lay.grid[la, cell]
     own_in = ~np.isnan(own)
-    rv = r[has_r]
-    below = below - (own_in & (own < rv))
-    at_or_below = at_or_below - (own_in & (own <= rv))
-    others = total - own_in
-    above = others - at_or_below
+    # How many of the cell's protected values (the viewer's own included) are below, and at or
+    # below, the raw value. Mostly the raw value is the viewer's own protected value: its place
+    # in the sorted cell is known, and the run of values tied with it gives both counts. Other
+    # raw values (the viewer's protected one suppressed or different) are searched for.
+    same = own == r  # False where either is missing
+    first, stop = lay.ties
+    at = lay.place[cell, la]
+    below = np.where(same, first[cell, at], 0).astype(np.intp)
+    at_or_below = np.where(same, stop[cell, at], 0).astype(np.intp)
+    other = np.flatnonzero(has_r & ~same)
+    if len(other):
+        for out, right in ((below, False), (at_or_below, True)):
+            out[other] = _search_cells(lay.by_cell, count, cell[other], r[other], right)
+    # The viewer's own protected value is replaced by its raw one: take it out of the counts.
+    below -= own_in & (own < r)
+    at_or_below -= own_in & (own <= r)
+    total = count[cell]
+    above = total - own_in - at_or_below
     # Ties share the best rank ("min"): 1 + the number of others strictly better.
-    higher = lay.polarity[cell[has_r]] == _HIGHER
-    rank = np.full(len(r), np.nan)
-    rank[has_r] = 1 + np.where(higher, above, below)
-    n_ranked = count[cell] - ~np.isnan(lay.own_protected) + has_r
+    better = np.where(lay.polarity[cell] == _HIGHER, above, below)
+    rank = np.where(has_r, 1.0 + better, np.nan)
+    n_ranked = total - own_in + has_r
     return rank, n_ranked.astype(np.int64)
 
 
@@ -421,20 +579,22 @@ def _cut_points(lay: _Layout) -> tuple[np.ndarray, np.ndarray]:
     return cuts, count
 
 
-def _band_arrays(lay: _Layout) -> tuple[np.ndarray, np.ndarray]:
-    """Each raw row's band letter and the cut points it may see (rows x 3)."""
-    cuts, count = _cut_points(lay)
-    cell = lay.raw_cell
+def _band_arrays(
+    lay: _Layout, rows: np.ndarray | slice = slice(None)
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each raw row's band (code into :data:`_BAND_LABELS`) and the cut points it may see
+    (rows x 3), of the raw rows ``rows``."""
+    cuts, count = lay.cut_points
+    la, cell, r = lay.rows(rows)
     # Cut points are a group statistic of the whole cell: shown only when enough LAs besides
     # the viewer contribute (its own protected value is the one it could difference out).
-    viewer_in = ~np.isnan(lay.own_protected)
+    viewer_in = ~np.isnan(lay.grid[la, cell])
     allowed = group_statistic_allowed(count[cell] - viewer_in, viewer_contributes=False)
     seen = np.where(allowed[:, None], cuts[cell], np.nan)
-    r = lay.raw_value
     # Quarter in value order; `>` so a value on a cut point falls in the quarter below (<=).
     quarter = (r[:, None] > seen).sum(axis=1)
-    letters = _LETTERS[lay.polarity[cell], quarter]
-    letters[np.isnan(r) | ~allowed] = NO_BAND
+    letters = _LETTER_CODES[lay.polarity[cell], quarter]
+    letters[np.isnan(r) | ~allowed] = _NO_BAND_CODE
     return letters, seen
 
 
@@ -460,7 +620,7 @@ def _bands(lay: _Layout) -> pd.DataFrame:
     letters, seen = _band_arrays(lay)
     return lay.keyed().assign(
         value=lay.raw_value,
-        band=pd.array(letters, dtype="str"),
+        band=_labels(_BAND_LABELS, letters),
         q1=seen[:, 0],
         q2=seen[:, 1],
         q3=seen[:, 2],
@@ -470,26 +630,36 @@ def _bands(lay: _Layout) -> pd.DataFrame:
 # --- Change from the previous period -----------------------------------------------------
 
 
-def _change_arrays(lay: _Layout) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Previous consecutive-period raw value, change and direction of each raw row."""
-    (series,), _ = _factorize_rows([lay.raw], ["la_code", "indicator_id", *CELL[2:]])
-    year = lay.year[lay.raw_cell]
-    previous = np.full(len(year), np.nan)
-    if len(year):
-        first = year.min()
-        # One slot more than the span of years, so "year - 1" of a series' first year never
-        # lands on the previous series' last year.
-        span = np.int64(year.max() - first + 2)
-        key = series.astype(np.int64) * span + (year - first + 1)
-        order = np.argsort(key, kind="stable")
-        sorted_key = key[order]
-        wanted = key - CONSECUTIVE
-        at = np.minimum(np.searchsorted(sorted_key, wanted), len(key) - 1)
-        found = sorted_key[at] == wanted
-        previous[found] = lay.raw_value[order[at[found]]]
-    change = lay.raw_value - previous
+def _previous_cells(lay: _Layout) -> np.ndarray:
+    """Each cell's cell of the previous consecutive year (same indicator and breakdown), -1
+    where there is none."""
+    (series,), _ = _factorize_rows([lay.cells], ["indicator_id", *CELL[2:]])
+    previous = np.full(len(series), -1, dtype=np.intp)
+    if len(series):
+        first = lay.year.min()
+        # One slot more than the span of years, so "year - 1" of a series' first year lands
+        # on an empty slot, never on the previous series' last year.
+        span = np.int64(lay.year.max() - first + 2)
+        key = series.astype(np.int64) * span + (lay.year - first + 1)
+        cell_at = np.full((int(series.max()) + 1) * int(span), -1, dtype=np.intp)
+        cell_at[key] = np.arange(len(key))
+        previous = cell_at[key - CONSECUTIVE]
+    return previous
+
+
+def _change_arrays(
+    lay: _Layout, rows: np.ndarray | slice = slice(None)
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Previous consecutive-period raw value, change and direction (code into
+    :data:`DIRECTIONS`) of the raw rows ``rows``."""
+    la, cell, value = lay.rows(rows)
+    # The previous value is one look-up in the grid of raw values, at the previous year's
+    # cell of the same series.
+    before = lay.previous_cell[cell]
+    previous = np.where(before >= 0, lay.own_raw[la, np.maximum(before, 0)], np.nan)
+    change = value - previous
     sign = np.sign(change)
-    polarity = lay.polarity[lay.raw_cell]
+    polarity = lay.polarity[cell]
     judged = np.where(polarity == _LOWER, -sign, sign)
     direction = np.select(
         [
@@ -499,8 +669,8 @@ def _change_arrays(lay: _Layout) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             (polarity == _CONTEXT) & (sign < 0),
             judged > 0,
         ],
-        [NO_DIRECTION, NO_CHANGE, UP, DOWN, IMPROVED],
-        default=DECLINED,
+        [_DIRECTION_CODE[d] for d in (NO_DIRECTION, NO_CHANGE, UP, DOWN, IMPROVED)],
+        default=_DIRECTION_CODE[DECLINED],
     )
     return previous, change, direction
 
@@ -526,7 +696,7 @@ def _changes(lay: _Layout) -> pd.DataFrame:
         value=lay.raw_value,
         previous_value=previous,
         change=change,
-        direction=pd.array(direction, dtype="str"),
+        direction=_labels(DIRECTIONS, direction),
     )
 
 
@@ -547,14 +717,19 @@ class _GroupStats:
 
 
 def _group_stats(
-    lay: _Layout, member_la: np.ndarray, member_group: np.ndarray, n_groups: int
+    grid: np.ndarray,
+    has_row: np.ndarray,
+    member_la: np.ndarray,
+    member_group: np.ndarray,
+    n_groups: int,
 ) -> _GroupStats:
-    """Statistics of every group over every cell, from the protected grid only.
+    """Statistics of every group over every cell of ``grid`` (protected values, LAs x cells;
+    ``has_row``: where ``protected`` has a row).
 
     Groups of the same size are stacked into one (groups x members x cells) block and sorted
     along the members axis (NaN last), so min, max and median are positions in the sort.
     """
-    n_cells = lay.grid.shape[1]
+    n_cells = grid.shape[1]
     shape = (n_groups, n_cells)
     out = _GroupStats(
         n=np.zeros(shape, dtype=np.int64),
@@ -576,11 +751,11 @@ def _group_stats(
         width = max(1, _GRID_CHUNK // (len(groups) * s))
         for c0 in range(0, n_cells, width):
             cols = slice(c0, c0 + width)
-            block = np.sort(lay.grid[:, cols][las], axis=1)  # groups x s x cells
+            block = np.sort(grid[:, cols][las], axis=1)  # groups x s x cells
             k = np.count_nonzero(~np.isnan(block), axis=1)
             at = np.ix_(groups, np.arange(n_cells)[cols])
             out.n[at] = k
-            out.any_row[at] = lay.has_row[:, cols][las].any(axis=1)
+            out.any_row[at] = has_row[:, cols][las].any(axis=1)
             with np.errstate(invalid="ignore", divide="ignore"):
                 out.mean[at] = np.where(np.isnan(block), 0.0, block).sum(axis=1) / k
             lo = np.take_along_axis(block, np.maximum((k - 1) // 2, 0)[:, None], axis=1)[:, 0]
@@ -603,7 +778,7 @@ def _viewer_pairs(
     shared = owner == SHARED_OWNER
     owner_la = lay.las.get_indexer(pd.Index(owner[~shared]))
     england = groups["group_type"].to_numpy() == "england"
-    all_viewers = np.unique(lay.raw_la)
+    all_viewers = np.flatnonzero(np.bincount(lay.raw_la, minlength=len(lay.las)))
     england_groups = np.unique(gid[england])
     viewer = np.concatenate([owner_la, glas[shared], np.repeat(all_viewers, len(england_groups))])
     group = np.concatenate([gid[~shared], gid[shared], np.tile(england_groups, len(all_viewers))])
@@ -619,58 +794,210 @@ def _viewer_pairs(
     return viewer.astype(np.intp), group.astype(np.intp), is_member
 
 
-def _expand(pair_group: np.ndarray, any_row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rows (pair index, cell) for every pair and every cell its group has a row in."""
-    g_of, c_of = np.nonzero(any_row)  # row-major: sorted by group, then cell
-    per_group = np.bincount(g_of, minlength=any_row.shape[0])
-    first = np.concatenate([[0], np.cumsum(per_group)[:-1]])
-    reps = per_group[pair_group]
-    pair = np.repeat(np.arange(len(pair_group)), reps)
-    offset = np.arange(len(pair)) - np.repeat(np.cumsum(reps) - reps, reps)
-    return pair, c_of[first[pair_group][pair] + offset]
+@dataclass(frozen=True)
+class _GroupPlan:
+    """The rows of a :class:`GroupComparisonFrame` before they are written out.
+
+    ``stats``: per group x column, where the columns are the layout cells ``cells`` (all
+    of them when computed for every cell). One row per (viewer, group) pair and column in
+    which the group has a protected row: the pairs (``viewer``, ``group``, ``is_member``)
+    have ``rows`` rows each, whose columns are ``columns[start[group] : ...]`` (ascending).
+    ``levels``: the values each key column's codes index (``la_code``: ``viewer``;
+    ``group_id``/``group_type``: ``group``; the cell columns: ``cells``).
+    """
+
+    levels: dict[str, pd.Index | pd.Series]
+    cells: np.ndarray
+    stats: _GroupStats
+    has_value: np.ndarray  # viewer x column: its own protected value is present
+    viewer: np.ndarray
+    group: np.ndarray
+    is_member: np.ndarray
+    rows: np.ndarray
+    columns: np.ndarray
+    start: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return int(self.rows.sum())
+
+    def fill(self, out: dict[str, np.ndarray], offset: int, recode: dict[str, np.ndarray]) -> None:
+        """Write the rows into ``out[...][offset : offset + size]``: key columns as codes
+        ``recode[col][level code]``, then ``n``, the statistics and ``allowed``. (The
+        takes into ``out`` use ``mode="clip"``, which numpy does not buffer; the positions
+        are in range by construction.)"""
+        n_columns = self.stats.n.shape[1]
+        row_end = np.cumsum(self.rows)
+        # Chunks of whole pairs of about _ROW_CHUNK rows.
+        cuts = np.searchsorted(row_end, np.arange(_ROW_CHUNK, self.size, _ROW_CHUNK))
+        bounds = np.unique(
+            np.concatenate([[0], cuts + 1, [len(self.rows)]]).clip(0, len(self.rows))
+        )
+        for p0, p1 in itertools.pairwise(bounds):
+            rows = self.rows[p0:p1]
+            first = int(row_end[p0] - self.rows[p0])
+            lo, hi = offset + first, offset + int(row_end[p1 - 1])
+            if hi == lo:
+                continue
+            viewer, group = self.viewer[p0:p1], self.group[p0:p1]
+            # Row i of a pair is column columns[start[its group] + i].
+            at = np.repeat(self.start[group] - (np.cumsum(rows) - rows), rows)
+            at += np.arange(hi - lo)
+            column = self.columns[at]
+            for col in CELL:
+                np.take(recode[col], column, out=out[col][lo:hi], mode="clip")
+            out["la_code"][lo:hi] = np.repeat(recode["la_code"][viewer], rows)
+            for col in ("group_id", "group_type"):
+                out[col][lo:hi] = np.repeat(recode[col][group], rows)
+            # The viewer's own protected value is a contribution it can subtract: only
+            # others count.
+            at = np.repeat(viewer * n_columns, rows)
+            at += column
+            viewer_in = self.has_value.ravel().take(at)
+            viewer_in &= np.repeat(self.is_member[p0:p1], rows)
+            at = np.repeat(group * n_columns, rows)
+            at += column  # flat positions in the group x column arrays
+            n = np.take(self.stats.n.ravel(), at, out=out["n"][lo:hi], mode="clip")
+            allowed = np.asarray(
+                group_statistic_allowed(n - viewer_in, viewer_contributes=False), dtype=bool
+            )
+            out["allowed"][lo:hi] = allowed
+            for stat in _STATISTICS:
+                shown = out[stat][lo:hi]
+                np.take(getattr(self.stats, stat).ravel(), at, out=shown, mode="clip")
+                np.copyto(shown, np.nan, where=~allowed)
+
+    def own_groups(self, group_type: str) -> np.ndarray:
+        """Per viewer x column: the pair of the viewer's group of ``group_type`` that has a
+        row in the column, -1 where none. A viewer with two such groups with a row in the
+        same column is an error (which of them would be its figure?)."""
+        n_la, n_columns = self.has_value.shape
+        types = np.asarray(self.levels["group_type"], dtype=object) == group_type
+        pairs = np.flatnonzero(types[self.group])
+        pairs = pairs[np.argsort(self.viewer[pairs], kind="stable")]
+        viewers, first = np.unique(self.viewer[pairs], return_index=True)
+        found = np.full((n_la, n_columns), -1, dtype=np.int32)
+        if not len(pairs):
+            return found
+        has_row = self.stats.any_row[self.group[pairs]]  # pairs x columns
+        if len(viewers) < len(pairs):
+            per_viewer = np.add.reduceat(has_row.astype(np.int32), first, axis=0)
+            if (per_viewer > 1).any():
+                raise ValueError(f"a viewer has two {group_type} groups with a row in one cell")
+        mine = np.where(has_row, pairs.astype(np.int32)[:, None], np.int32(-1))
+        found[viewers] = np.maximum.reduceat(mine, first, axis=0)
+        return found
+
+    def viewer_statistics(
+        self, found: np.ndarray, la: np.ndarray, cell: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For rows (viewer ``la``, layout ``cell``): ``n``, mean and median of the viewer's
+        own group (``found``: :meth:`own_groups`) in the cell, as the viewer may see them
+        (0, NaN, NaN where it has none)."""
+        n_columns = self.has_value.shape[1]
+        column = np.full(len(self.levels["indicator_id"]), -1, dtype=np.intp)
+        column[self.cells] = np.arange(len(self.cells))
+        column = column[cell]
+        pair = np.where(column >= 0, found[la, np.maximum(column, 0)], -1)
+        hit = pair >= 0
+        pair, column = pair[hit], column[hit]
+        at = self.group[pair] * n_columns + column
+        n = np.zeros(len(la), dtype=np.int64)
+        n[hit] = self.stats.n.ravel()[at]
+        viewer_in = self.is_member[pair] & self.has_value[la[hit], column]
+        allowed = np.zeros(len(la), dtype=bool)
+        allowed[hit] = group_statistic_allowed(n[hit] - viewer_in, viewer_contributes=False)
+        out = []
+        for stat in ("mean", "median"):
+            values = np.full(len(la), np.nan)
+            values[hit] = getattr(self.stats, stat).ravel()[at]
+            values[~allowed] = np.nan
+            out.append(values)
+        return n, out[0], out[1]
 
 
-def _repeat(levels: pd.Index | pd.Series, codes: np.ndarray) -> pd.Categorical:
-    """``levels[codes]`` as a categorical (its categories: the distinct ``levels``)."""
-    return pd.Categorical(np.asarray(levels, dtype=object)).take(codes)
+_STATISTICS = ("mean", "median", "min", "max")
 
 
-def _group_rows(lay: _Layout, groups: pd.DataFrame) -> pd.DataFrame:
+def _group_plan(lay: _Layout, groups: pd.DataFrame, cells: np.ndarray | None = None) -> _GroupPlan:
+    """The group rows (see :func:`group_comparisons`) of ``lay``, for ``cells`` (codes of
+    ``lay.cells``) only when given."""
     (gid,), gtable = _factorize_rows([groups], ["group_id"])
     gtype = (
         groups.assign(code=gid).drop_duplicates("code").set_index("code")["group_type"]
     ).reindex(np.arange(len(gtable)))
     glas = lay.las.get_indexer(pd.Index(groups["la_code"]))
-    stats = _group_stats(lay, glas, gid, len(gtable))
+    if cells is None:
+        cells = np.arange(len(lay.cells))
+        grid, has_row = lay.grid, lay.has_row
+    else:
+        grid, has_row = lay.grid[:, cells], lay.has_row[:, cells]
+    stats = _group_stats(grid, has_row, glas, gid, len(gtable))
     viewer, group, is_member = _viewer_pairs(groups, gid, glas, lay)
-    pair, cell = _expand(group, stats.any_row)
-    g = group[pair]
-    v = viewer[pair]
-    n_cells = lay.grid.shape[1]
-    at = g * n_cells + cell  # flat positions in the group x cell arrays
-    n = stats.n.ravel().take(at)
-    # The viewer's own protected value is a contribution it can subtract: only others count.
-    viewer_in = is_member[pair] & ~np.isnan(lay.grid.ravel().take(v * n_cells + cell))
-    allowed = np.asarray(
-        group_statistic_allowed(n - viewer_in, viewer_contributes=False), dtype=bool
+    group_of, columns = np.nonzero(stats.any_row)  # row-major: by group, then column
+    per_group = np.bincount(group_of, minlength=len(gtable))
+    return _GroupPlan(
+        levels={
+            "la_code": lay.las,
+            "group_id": gtable["group_id"],
+            "group_type": gtype,
+            **{col: lay.cells[col] for col in CELL},
+        },
+        cells=cells,
+        stats=stats,
+        has_value=~np.isnan(grid),
+        viewer=viewer,
+        group=group,
+        is_member=is_member,
+        rows=per_group[group],
+        columns=columns,
+        start=np.concatenate([[0], np.cumsum(per_group)[:-1]]).astype(np.intp),
     )
-    # Key columns as categoricals: millions of rows repeat a few hundred strings, and taking
-    # codes is ~10x cheaper in time and memory than materialising the strings.
-    frame = pd.DataFrame(
-        {
-            "la_code": _repeat(lay.las, v),
-            "group_id": _repeat(gtable["group_id"], g),
-            "group_type": _repeat(gtype, g),
-            **{col: _repeat(lay.cells[col], cell) for col in CELL},
-            "n": n,
-        }
-    )
-    for stat in ("mean", "median", "min", "max"):
-        shown = getattr(stats, stat).ravel().take(at)
-        shown[~allowed] = np.nan
-        frame[stat] = shown
-    frame["allowed"] = allowed
-    return frame
+
+
+def _code_dtype(n_categories: int) -> type[np.signedinteger]:
+    """The integer type pandas keeps the codes of a categorical with this many categories in
+    (so that building one from codes of that type copies nothing)."""
+    for kind in (np.int8, np.int16, np.int32):
+        if n_categories < np.iinfo(kind).max:
+            return kind
+    return np.int64
+
+
+def _group_frame(plans: list[_GroupPlan]) -> pd.DataFrame:
+    """The :class:`GroupComparisonFrame` of ``plans``, one after another.
+
+    Each key column is a categorical whose categories are those each plan's own frame would
+    have (the distinct values of its levels, sorted) united in order (``union_categoricals``
+    of the plans' frames): the codes are written straight into the result.
+    """
+    sizes = [plan.size for plan in plans]
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.intp)
+    total = int(offsets[-1])
+    dtypes = {}
+    recodes: list[dict[str, np.ndarray]] = [{} for _ in plans]
+    for col in plans[0].levels:
+        own = [pd.Categorical(np.asarray(plan.levels[col], dtype=object)) for plan in plans]
+        dtype = own[0].dtype if len(plans) == 1 else union_categoricals(own).dtype
+        kind = _code_dtype(len(dtype.categories))
+        for plan, cat, recode in zip(plans, own, recodes, strict=True):
+            codes = dtype.categories.get_indexer(cat.categories)[cat.codes].astype(kind)
+            recode[col] = codes[plan.cells] if col in CELL else codes
+        dtypes[col] = (dtype, kind)
+    out = {col: np.empty(total, dtype=kind) for col, (_, kind) in dtypes.items()}
+    out["n"] = np.empty(total, dtype=np.int64)
+    out.update({stat: np.empty(total, dtype=np.float64) for stat in _STATISTICS})
+    out["allowed"] = np.empty(total, dtype=bool)
+    for plan, offset, recode in zip(plans, offsets[:-1], recodes, strict=True):
+        plan.fill(out, int(offset), recode)
+    for col, (dtype, _) in dtypes.items():
+        out[col] = pd.Categorical.from_codes(out[col], dtype=dtype, validate=False)
+    # copy=False: fresh arrays, no need to copy them into 2-D blocks.
+    return pd.DataFrame(out, copy=False)
+
+
+def _group_rows(lay: _Layout, groups: pd.DataFrame) -> pd.DataFrame:
+    return _group_frame([_group_plan(lay, groups)])
 
 
 @pa.check_types
@@ -716,19 +1043,28 @@ def compare(
     :func:`group_comparisons`. The inputs are laid out once and validated once.
     """
     lay = _layout(raw, protected, meta, extra_las=_group_las(groups))
-    rank, n_ranked = _rank_arrays(lay)
-    letters, seen = _band_arrays(lay)
-    previous, change, direction = _change_arrays(lay)
-    per_la = lay.keyed().assign(
-        value=lay.raw_value,
-        rank=rank,
-        n_ranked=n_ranked,
-        band=pd.array(letters, dtype="str"),
-        q1=seen[:, 0],
-        q2=seen[:, 1],
-        q3=seen[:, 2],
-        previous_value=previous,
-        change=change,
-        direction=pd.array(direction, dtype="str"),
-    )
+    columns = _per_la_columns(lay)
+    columns["band"] = _labels(_BAND_LABELS, columns["band"])
+    columns["direction"] = _labels(DIRECTIONS, columns["direction"])
+    per_la = lay.keyed().assign(**columns)
     return per_la, _group_rows(lay, groups)
+
+
+def _per_la_columns(lay: _Layout, rows: np.ndarray | slice = slice(None)) -> dict[str, np.ndarray]:
+    """The :class:`PerLAFrame` columns after the key, as arrays (``band`` and ``direction``
+    as codes into :data:`_BAND_LABELS` and :data:`DIRECTIONS`), of the raw rows ``rows``."""
+    rank, n_ranked = _rank_arrays(lay, rows)
+    letters, seen = _band_arrays(lay, rows)
+    previous, change, direction = _change_arrays(lay, rows)
+    return {
+        "value": lay.raw_value[rows],
+        "rank": rank,
+        "n_ranked": n_ranked,
+        "band": letters,
+        "q1": seen[:, 0],
+        "q2": seen[:, 1],
+        "q3": seen[:, 2],
+        "previous_value": previous,
+        "change": change,
+        "direction": direction,
+    }

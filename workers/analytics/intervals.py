@@ -147,17 +147,25 @@ _DIRECTIONS: Final[dict[str, str]] = {
 
 _POLARITIES: Final = ("higher_is_better", "lower_is_better", "context_dependent")
 
-_JUDGEMENT_ROWS: Final = {HIGHER: 0, LOWER: 1, SIMILAR: 2, NOT_COMPUTED: 3}
-_JUDGEMENTS: Final = np.array(
+# Labels are computed as small integer codes into these tuples and turned into strings last
+# (the pipeline builds its string columns from the codes, never from millions of objects).
+_SIGNIFICANCE_LABELS: Final = (HIGHER, LOWER, SIMILAR, NOT_COMPUTED)
+_JUDGEMENT_ROWS: Final = {label: code for code, label in enumerate(_SIGNIFICANCE_LABELS)}
+_FUNNEL_LABELS: Final = (NOT_COMPUTED, WITHIN, ABOVE_95, BELOW_95, ABOVE_998, BELOW_998)
+_FUNNEL_CODE: Final = {label: code for code, label in enumerate(_FUNNEL_LABELS)}
+_JUDGEMENT_LABELS: Final = (BETTER, WORSE, NOT_JUDGED, SIMILAR, NOT_COMPUTED)
+_B, _W, _N, _S, _X = range(len(_JUDGEMENT_LABELS))
+_JUDGEMENT_CODES: Final = np.array(
     [
         # higher_is_better, lower_is_better, context_dependent
-        [BETTER, WORSE, NOT_JUDGED],  # higher
-        [WORSE, BETTER, NOT_JUDGED],  # lower
-        [SIMILAR, SIMILAR, SIMILAR],  # similar
-        [NOT_COMPUTED, NOT_COMPUTED, NOT_COMPUTED],  # no direction
+        [_B, _W, _N],  # higher
+        [_W, _B, _N],  # lower
+        [_S, _S, _S],  # similar
+        [_X, _X, _X],  # no direction
     ],
-    dtype=object,
+    dtype=np.int8,
 )
+_JUDGEMENTS: Final = np.array(_JUDGEMENT_LABELS, dtype=object)[_JUDGEMENT_CODES]
 """The judgement of each direction (row) under each polarity (column, in _POLARITIES order)."""
 
 _SHAPE_GRID: Final = (1e-6, 1e9, 6000)
@@ -204,6 +212,15 @@ def _kinds(value_kind: ArrayLike, shape: tuple[int, ...]) -> tuple[NDArray, NDAr
 
     Missing kinds (None, pd.NA) are neither.
     """
+    if isinstance(value_kind, pd.Series) and isinstance(value_kind.dtype, pd.CategoricalDtype):
+        value_kind = value_kind.array
+    if isinstance(value_kind, pd.Categorical):
+        # Already factorised: match the few categories, then index by code (-1, missing, last).
+        categories = np.asarray(value_kind.categories, dtype=object)
+        return tuple(  # type: ignore[return-value]
+            np.broadcast_to(np.append(categories == wanted, False)[value_kind.codes], shape)
+            for wanted in (_PERCENTAGE, _RATE)
+        )
     kind = np.asarray(value_kind, dtype=object)
     codes, uniques = pd.factorize(kind.ravel())
     masks = []
@@ -218,11 +235,9 @@ def _broadcast_shape(*values: ArrayLike) -> tuple[int, ...]:
     return np.broadcast_shapes(*(np.shape(v) for v in values))
 
 
-def _labels(shape: tuple[int, ...]) -> NDArray:
-    """An object array of blank labels, to be filled through masks."""
-    out = np.empty(shape, dtype=object)
-    out[...] = NOT_COMPUTED
-    return out
+def _as_labels(labels: tuple[str, ...], codes: NDArray) -> NDArray:
+    """The object array ``labels[codes]``, in the codes' shape (0-d included)."""
+    return np.array(labels, dtype=object)[codes.ravel()].reshape(codes.shape)
 
 
 # --------------------------------------------------------------------------------------------
@@ -431,9 +446,21 @@ def funnel_significance(
     point sits on the chart. The two differ only within Byar's approximation error (under 0.2 %
     of the limit at 95 %), i.e. for values on the edge of a limit.
     """
+    codes = _funnel_codes(value, denominator, target, value_kind, value_scale)
+    return _as_labels(_FUNNEL_LABELS, codes)
+
+
+def _funnel_codes(
+    value: ArrayLike,
+    denominator: ArrayLike,
+    target: ArrayLike,
+    value_kind: ArrayLike,
+    value_scale: ArrayLike,
+) -> NDArray[np.int8]:
+    """:func:`funnel_significance` as codes into :data:`_FUNNEL_LABELS`."""
     v, n, target, scale = _floats(value, denominator, target, value_scale)
     is_percentage, is_rate = _kinds(value_kind, v.shape)
-    out = _labels(v.shape)
+    out = np.full(v.shape, _FUNNEL_CODE[NOT_COMPUTED], dtype=np.int8)
     ok = np.isfinite(v) & np.isfinite(target) & (n > 0) & (scale > 0) & (v >= 0) & (target >= 0)
     with np.errstate(invalid="ignore", divide="ignore"):
         p, t = v / scale, target / scale
@@ -466,11 +493,11 @@ def funnel_significance(
         below[level] |= _scatter(rate, low_tail < tail)
 
     judged = pct | rate
-    out[judged] = WITHIN
-    out[above[narrow]] = ABOVE_95
-    out[below[narrow]] = BELOW_95
-    out[above[wide]] = ABOVE_998
-    out[below[wide]] = BELOW_998
+    out[judged] = _FUNNEL_CODE[WITHIN]
+    out[above[narrow]] = _FUNNEL_CODE[ABOVE_95]
+    out[below[narrow]] = _FUNNEL_CODE[BELOW_95]
+    out[above[wide]] = _FUNNEL_CODE[ABOVE_998]
+    out[below[wide]] = _FUNNEL_CODE[BELOW_998]
     return out
 
 
@@ -494,12 +521,20 @@ def significance(
     below it, "similar" otherwise (Fingertips' rule: touching counts as similar), and "" where
     the value, either limit or the comparator is missing.
     """
+    return _as_labels(_SIGNIFICANCE_LABELS, _significance_codes(value, lower, upper, comparator))
+
+
+def _significance_codes(
+    value: ArrayLike, lower: ArrayLike, upper: ArrayLike, comparator: ArrayLike
+) -> NDArray[np.int8]:
+    """:func:`significance` as codes into :data:`_SIGNIFICANCE_LABELS` (which are the rows of
+    :data:`_JUDGEMENT_CODES`)."""
     v, lo, hi, c = _floats(value, lower, upper, comparator)
-    out = _labels(v.shape)
+    out = np.full(v.shape, _JUDGEMENT_ROWS[NOT_COMPUTED], dtype=np.int8)
     ok = np.isfinite(v) & np.isfinite(lo) & np.isfinite(hi) & np.isfinite(c)
-    out[ok] = SIMILAR
-    out[ok & (lo > c)] = HIGHER
-    out[ok & (hi < c)] = LOWER
+    out[ok] = _JUDGEMENT_ROWS[SIMILAR]
+    out[ok & (lo > c)] = _JUDGEMENT_ROWS[HIGHER]
+    out[ok & (hi < c)] = _JUDGEMENT_ROWS[LOWER]
     return out
 
 

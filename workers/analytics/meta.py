@@ -115,7 +115,30 @@ class ValueFrame(pa.DataFrameModel):
         A scalar check rather than ``Config.unique``: pandera's report of failing rows cannot
         be built from a frame whose index is duplicated too.
         """
-        return not frame.duplicated(KEY).any()
+        return not _repeats_rows(frame, KEY)
+
+
+_MAX_KEY = 2**62
+"""Row keys combine column codes in mixed radix in an int64; beyond this many combinations
+:func:`_repeats_rows` falls back to pandas' row hashing."""
+
+
+def _repeats_rows(frame: pd.DataFrame, columns: list[str]) -> bool:
+    """Whether two rows of ``frame`` agree on all ``columns`` (missing values equal).
+
+    ``frame.duplicated`` hashes the rows; coding each column and sorting one int64 per row
+    is ~3x faster on millions of rows (it validates every recompute's input).
+    """
+    key = np.zeros(len(frame), dtype=np.int64)
+    combinations = 1
+    for column in columns:
+        codes, uniques = pd.factorize(frame[column], use_na_sentinel=False)
+        combinations *= max(len(uniques), 1)
+        if combinations > _MAX_KEY:
+            return bool(frame.duplicated(columns).any())
+        key = key * max(len(uniques), 1) + codes
+    key.sort()
+    return bool((key[1:] == key[:-1]).any())
 
 
 class Groups(pa.DataFrameModel):

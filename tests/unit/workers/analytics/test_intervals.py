@@ -241,6 +241,21 @@ def test_value_interval_missing_kind_is_not_computed() -> None:
     assert np.isnan(upper[1])
 
 
+@pytest.mark.parametrize("as_series", [False, True])
+def test_value_interval_categorical_kind_same_as_strings(as_series: bool) -> None:
+    # A categorical value kind (what the pipeline passes) is read by its codes; the figures
+    # must be exactly those of the same kinds as strings, a missing kind included.
+    kinds = ["percentage", "rate", "number", None, "percentage"]
+    categorical = pd.Categorical(kinds)
+    args = ([81, 10, 5, 81, 0], [263, 20_000, 9, 263, 29])
+    scale = [100, 10_000, 1, 100, 100]
+    expected = value_interval(*args, np.array(kinds, dtype=object), scale)
+    got = value_interval(*args, pd.Series(categorical) if as_series else categorical, scale)
+    for e, g in zip(expected, got, strict=True):
+        np.testing.assert_array_equal(g, e)
+    assert np.isnan(got[0][2:4]).all()  # a number and a missing kind: no interval
+
+
 def test_value_interval_99_8_is_wider_than_95() -> None:
     numerator = np.array([3, 30, 300, 3000])
     for kind, scale in [("percentage", 100), ("rate", 10_000)]:

@@ -10,6 +10,8 @@ from privacy.groups import MIN_CONTRIBUTORS
 from schemas.catalogue import load_catalogue
 from schemas.reference import load_reference
 from schemas.synth import generate
+from workers.analytics import comparisons, pipeline
+from workers.analytics.comparisons import compare
 from workers.analytics.meta import KEY, indicator_meta
 from workers.analytics.pipeline import run_comparisons, standard_groups
 
@@ -95,3 +97,63 @@ def test_standard_groups_put_london_las_in_their_subregion() -> None:
     assert regions["E09000001"] == "region:E13000001"
     assert regions["E09000002"] == "region:E13000002"
     assert regions["E06000001"] == "region:E12000001"
+
+
+def _strings(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its categorical columns as strings (categories differ between a whole
+    run and one range of it; the values must not)."""
+    categorical = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    return frame.astype(dict.fromkeys(categorical, str)).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("chunk", [None, 7])
+def test_run_comparisons_is_compare_range_by_range(inputs, chunk, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # The pipeline codes the key columns once and writes its rows chunk by chunk (chunk=7:
+    # many chunks, split mid-LA); its figures must be exactly compare()'s on each range of
+    # periods: 2024 with the 2021 neighbour list, 2025 with the 2025 list (and 2024's values
+    # for the change).
+    if chunk:
+        monkeypatch.setattr(pipeline, "_ROW_CHUNK", chunk)
+        monkeypatch.setattr(comparisons, "_ROW_CHUNK", chunk)
+    raw, protected, england, groups, meta = inputs
+    out = run_comparisons(raw, protected, england, groups, meta)
+    for year in (2024, 2025):
+        applies = (groups["period_from"] <= year) & (groups["period_to"] >= year)
+        chosen = groups.loc[applies].drop(columns=["period_from", "period_to"])
+        periods = [str(year - 1), str(year)]
+        per_la, per_group = compare(
+            raw.loc[raw["period"].isin(periods)].reset_index(drop=True),
+            protected.loc[protected["period"].isin(periods)].reset_index(drop=True),
+            chosen.reset_index(drop=True),
+            meta,
+        )
+        period = str(year)
+        got = out.per_la.loc[out.per_la["period"] == period, list(per_la.columns)]
+        pd.testing.assert_frame_equal(
+            got.reset_index(drop=True),
+            per_la.loc[per_la["period"] == period].reset_index(drop=True),
+        )
+        pd.testing.assert_frame_equal(
+            _strings(out.per_group.loc[out.per_group["period"] == period]),
+            _strings(per_group.loc[per_group["period"] == period]),
+        )
+
+
+def test_run_comparisons_neighbour_figures_are_the_viewers_group_row(inputs) -> None:  # type: ignore[no-untyped-def]
+    raw, protected, england, groups, meta = inputs
+    out = run_comparisons(raw, protected, england, groups, meta)
+    own = _strings(out.per_group.loc[out.per_group["group_type"] == "neighbours"])
+    merged = out.per_la.merge(own, on=KEY, how="left", validate="one_to_one")
+    # No neighbour row for the cell: 0 contributors and no figure.
+    np.testing.assert_array_equal(merged["neighbours_n"], merged["n"].fillna(0))
+    np.testing.assert_array_equal(merged["neighbours_mean"], merged["mean"])
+    np.testing.assert_array_equal(merged["neighbours_median"], merged["median"])
+    assert merged["n"].notna().any()
+
+
+def test_run_comparisons_rejects_two_neighbour_groups_of_one_viewer(inputs) -> None:  # type: ignore[no-untyped-def]
+    raw, protected, england, groups, meta = inputs
+    twin = groups.loc[groups["group_type"] == "neighbours"]
+    twin = twin.assign(group_id=twin["group_id"] + ":twin")
+    with pytest.raises(ValueError, match="two neighbours groups"):
+        run_comparisons(raw, protected, england, pd.concat([groups, twin]), meta)
