@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from celery.schedules import crontab
+
 from .security.crypto import Keyring, generate_key, new_key_id
 
 __all__ = [
@@ -123,12 +125,21 @@ class Config:
             # Long analytics jobs (release rebuilds, comparisons) have their own queue, so a
             # worker serving it never holds up the validation of an upload.
             "task_routes": {"exchange.refresh_job": {"queue": ANALYTICS_QUEUE}},
+            # For `celery -A workers.worker beat`: a nightly incremental recompute as a safety
+            # net (a recompute with nothing changed does nothing).
+            "beat_schedule": {
+                "nightly-comparisons": {
+                    "task": SCHEDULE_COMPARISONS_TASK,
+                    "schedule": crontab(hour=2, minute=30),
+                }
+            },
             "task_serializer": "json",
             "result_serializer": "json",
             "accept_content": ["json"],
         }
 
 
+SCHEDULE_COMPARISONS_TASK = "exchange.schedule_comparisons"
 ANALYTICS_QUEUE = "analytics"
 """The Celery queue of the long analytics jobs (the default queue, "celery", has the rest)."""
 

@@ -44,11 +44,13 @@ from exchange.models.organisation import Organisation
 __all__ = [
     "JOB_TASKS",
     "TRANSIENT_ERRORS",
+    "comparisons_job",
     "job_task",
     "job_task_for",
     "ping_job",
     "refresh_job",
     "run_job",
+    "schedule_comparisons",
     "validate_upload_job",
 ]
 
@@ -208,6 +210,31 @@ def job_task(kind: str, *, name: str | None = None, **options: Any) -> Callable[
 def ping_job(job: Job) -> dict[str, int]:
     """Count the organisations: a trivial job that shows the queue and a worker are working."""
     return {"organisations": db.session.scalar(select(func.count(Organisation.id))) or 0}
+
+
+@job_task("comparisons")
+def comparisons_job(job: Job) -> dict[str, object]:
+    """Bring the comparisons up to date with the current submissions and releases
+    (incremental: only what changed is recomputed)."""
+    from exchange.actions.comparisons import recompute_comparisons
+    from exchange.security.principals import system_principal
+
+    chosen = recompute_comparisons(db.session, system_principal("system:jobs"), job_id=job.id)
+    if chosen is None:
+        return {"comparison_set": None}
+    summary = dict(chosen.summary or {})
+    return {
+        "comparison_set": chosen.id,
+        "mode": summary.get("mode"),
+        "recomputed_las": summary.get("recomputed_las"),
+    }
+
+
+@shared_task(name="exchange.schedule_comparisons", ignore_result=True)
+def schedule_comparisons() -> str:
+    """Celery beat's nightly safety net (``Config.celery_mapping``): queue an incremental
+    comparisons job, which does nothing when nothing changed. Returns the job's id."""
+    return jobs.enqueue(db.session, "comparisons", {}, dedupe_key="comparisons").id
 
 
 @job_task("refresh")

@@ -15,6 +15,7 @@ stored bytes: exporting twice gives the same files, and never draws new noise.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,7 @@ __all__ = [
     "channel_policy",
     "export_release",
     "ledger_spent",
+    "releases_by_id",
     "set_channel_policy",
     "set_privacy_budget",
 ]
@@ -464,3 +466,12 @@ def releases(session: Session, channel: str = NATIONAL) -> list[Release]:
             .order_by(Release.time_period.desc(), Release.number.desc())
         )
     )
+
+
+def releases_by_id(session: Session, ids: Iterable[int]) -> dict[int, Release]:
+    """The releases with these database ids, by id (an id no release has is left out): what a
+    page needs to name the releases its figures rest on ("national 2025 release 3")."""
+    wanted = sorted({int(i) for i in ids})
+    if not wanted:
+        return {}
+    return {r.id: r for r in session.scalars(select(Release).where(Release.id.in_(wanted)))}

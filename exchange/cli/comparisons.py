@@ -25,19 +25,29 @@ def _principal():  # type: ignore[no-untyped-def]
 
 
 @comparisons_group.command("recompute")
-def recompute_command() -> None:
-    """Recompute every LA's comparisons from current submissions and releases."""
-    from exchange.actions.comparisons import recompute_comparisons
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Recompute every LA and year, not only what changed since the current set.",
+)
+def recompute_command(full: bool) -> None:
+    """Bring every LA's comparisons up to date with current submissions and releases."""
+    from exchange.actions.comparisons import current_set, recompute_comparisons
     from exchange.extensions import db
 
-    new = recompute_comparisons(db.session, _principal())
+    before = current_set(db.session)
+    new = recompute_comparisons(db.session, _principal(), full=full)
     if new is None:
         click.echo("no submissions yet: nothing to compare")
+        return
+    if before is not None and new.id == before.id:
+        click.echo(f"comparison set {new.id} is up to date: nothing changed since it was made")
         return
     summary = new.summary
     releases = ", ".join(f"{p}: {r}" for p, r in sorted(new.releases.items())) or "none"
     click.echo(
-        f"comparison set {new.id}: {summary['las']} LAs, {summary['rows']} rows, "
+        f"comparison set {new.id} ({summary.get('mode', 'full')}): {summary['las']} LAs, "
+        f"{summary.get('recomputed_las', summary['las'])} recomputed, "
         f"periods {', '.join(summary['periods'])}; releases {releases}; "
         f"{summary['seconds']} s"
     )

@@ -93,6 +93,43 @@ def _print_logins(logins) -> None:  # type: ignore[no-untyped-def]
     click.echo("No app? Print an account's current 6-digit code: exchange demo code EMAIL")
 
 
+def _journeys_context_and_comparisons(actor, periods: list[int]) -> None:  # type: ignore[no-untyped-def]
+    """Improvement journeys, context, every LA's comparisons now, and the national releases
+    (built by the worker in the background; each one recomputes the comparisons it changes)."""
+    from sqlalchemy import select
+
+    from exchange.actions.comparisons import recompute_comparisons
+    from exchange.actions.context import demo_context
+    from exchange.actions.demo import DEMO_SEED
+    from exchange.actions.journeys import demo_journeys
+    from exchange.actions.refresh import request_refresh
+    from exchange.extensions import db
+    from exchange.models import Release, ReleaseStatus
+
+    click.echo(f"improvement journeys: {demo_journeys(db.session, actor, DEMO_SEED)} recorded")
+    click.echo(f"context: {demo_context(db.session, actor, DEMO_SEED, periods)} values loaded")
+    new = recompute_comparisons(db.session, actor)
+    if new is not None:
+        summary = new.summary
+        click.echo(
+            f"comparisons: set {new.id} ({summary.get('mode')}, {summary.get('recomputed_las')}"
+            f" LAs recomputed, {summary.get('seconds')} s)"
+        )
+    released = set(
+        db.session.scalars(
+            select(Release.time_period).where(Release.status == ReleaseStatus.CURRENT)
+        )
+    )
+    queued = [p for p in periods if str(p) not in released and request_refresh(db.session, str(p))]
+    if queued:
+        click.echo(
+            "national releases of "
+            + ", ".join(map(str, queued))
+            + " queued: the worker builds them in the background (see /admin/jobs); until a"
+            " year's release is built, LAs see their own figures without others' values"
+        )
+
+
 @main.group("demo", invoke_without_command=True)
 @click.option("--periods", "periods_text", default="2022-2025", metavar="YEARS", help=_PERIODS_HELP)
 @click.option("--las", "las_text", default=None, metavar="CODES", help=_LAS_HELP)
@@ -141,6 +178,7 @@ def demo_group(ctx: click.Context, periods_text: str, las_text: str | None) -> N
     changed = apply_sharing(db.session, actor, las)
     click.echo(f"sharing: {changed} settings made")
     logins = ensure_demo_users(db.session, actor)
+    _journeys_context_and_comparisons(actor, periods)
     click.echo(f"demo ready in {time.perf_counter() - started:.1f} s")
     _print_logins(logins)
     if loaded.rejected:

@@ -49,7 +49,9 @@ def _parser() -> argparse.ArgumentParser:
             "and child protection rates, similar statistical neighbours, ~15 LAs on an "
             "improvement journey, a few x/z symbols) and the same for the same seed. Every file "
             "passes 'exchange validate FILE --authority OLDCODE'. The improvement journeys are "
-            "written to DIR/meta/journeys.csv."
+            "written to DIR/meta/journeys.csv, and a context dataset for every LA and year "
+            "(child population, deprivation, spend per child, UASC, inflow of families) to "
+            "DIR/meta/context.csv, ready for 'exchange context load'."
         ),
     )
     parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder")
@@ -111,7 +113,7 @@ def synth_command(args: tuple[str, ...]) -> None:
     except argparse.ArgumentTypeError as exc:
         parser.error(f"argument --periods: {exc}")
 
-    from schemas.synth import journeys, write_files
+    from schemas.synth import context, journeys, write_files
 
     start = time.perf_counter()
     try:
@@ -123,6 +125,7 @@ def synth_command(args: tuple[str, ...]) -> None:
     meta = options.out / "meta"
     meta.mkdir(exist_ok=True)
     journeys(options.seed).to_csv(meta / "journeys.csv", index=False, lineterminator="\n")
+    context(options.seed, periods).to_csv(meta / "context.csv", index=False, lineterminator="\n")
     broken = _write_cases(options.out / "broken", options.seed) if options.broken else 0
     per_period = Counter(p.stem.rsplit("_", 1)[1] for p in paths)
     low, high = min(per_period.values()), max(per_period.values())

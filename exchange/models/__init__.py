@@ -4,7 +4,9 @@
 from .audit import AuditEvent, AuditHead
 from .base import Base
 from .comparison import ComparisonFile, ComparisonSet, ComparisonStatus
+from .context import ContextDataset, ContextValue
 from .job import Job, JobStatus
+from .journey import ImprovementJourney, OfstedJudgement
 from .organisation import AllianceMembership, Organisation, OrganisationKind
 from .reference import (
     ChildPopulation,
@@ -34,9 +36,13 @@ __all__ = [
     "ComparisonFile",
     "ComparisonSet",
     "ComparisonStatus",
+    "ContextDataset",
+    "ContextValue",
+    "ImprovementJourney",
     "IndicatorValue",
     "Job",
     "JobStatus",
+    "OfstedJudgement",
     "Organisation",
     "OrganisationKind",
     "PendingUpload",

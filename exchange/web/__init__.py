@@ -11,8 +11,11 @@ def register_blueprints(app: Flask) -> None:
         auth,
         catalogue,
         comparisons,
+        context,
         errors,
         jobs,
+        journeys,
+        progress,
         sharing,
         submissions,
         validate,
@@ -24,6 +27,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(sharing.bp)
     app.register_blueprint(submissions.bp)
     app.register_blueprint(comparisons.bp)
+    app.register_blueprint(progress.bp)
+    app.register_blueprint(context.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(jobs.bp)
+    app.register_blueprint(journeys.bp)
     errors.init_app(app)

@@ -12,6 +12,12 @@ says which set and which release of each period they rest on.
   outcome-level triangulation (seed 4.5.1).
 * ``/comparisons/<indicator_id>``: one indicator over every period, its breakdowns (seed 4.5.5)
   and the statistics of each comparison group.
+* ``/comparisons/similar``: the LA's "similar challenges" sets (seed 4.5.6): for each set, its
+  context variables with their weights, the LA's values and z-scores against the members', and
+  the members that have figures in the exchange.
+
+The overview also shows the LA's latest context figures (published statistics, seed
+4.5.3-4.5.4) beside the comparisons.
 
 The pages hold the LA's own figures: ``no-store``, and nothing about them is logged.
 """
@@ -28,13 +34,17 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from exchange.actions.comparisons import ComparisonView, comparisons_for
+from exchange.actions.context import context_for
+from exchange.actions.releases import releases_by_id
 from exchange.extensions import db
 from exchange.models.organisation import Organisation
 from exchange.security.auth import current_principal
 from exchange.security.policy import Permission, Principal, requires
 from privacy.groups import MIN_CONTRIBUTORS
 from schemas.catalogue import Catalogue, Indicator, Polarity, load_catalogue
+from schemas.context import CONTEXT_VARIABLES
 from schemas.reference import UnknownCodeError, load_reference
+from workers.analytics.similar import DEFAULT_K, DEFAULT_SETS
 
 bp = Blueprint("comparisons", __name__, url_prefix="/comparisons")
 
@@ -350,15 +360,61 @@ def _own_view() -> tuple[Principal, Organisation, ComparisonView | None]:
 
 
 def _banner(view: ComparisonView) -> dict[str, Any]:
-    """What the figures rest on: the set, each period's release and when it was computed."""
+    """What the figures rest on: the set, each period's release (by its channel and number, as
+    the releases are known: "national release 2") and when it was computed."""
     chosen = view.comparison_set
+    ids = {str(p): int(r) for p, r in dict(chosen.releases or {}).items()}
+    found = releases_by_id(db.session, ids.values())
+
+    def label(release_id: int) -> str:
+        release = found.get(release_id)
+        if release is None:
+            return f"a release no longer recorded (id {release_id})"
+        return f"{release.channel} release {release.number}"
+
     return {
         "set_id": chosen.id,
         "created_at": chosen.created_at,
-        "releases": sorted(
-            ((str(p), r) for p, r in dict(chosen.releases or {}).items()), reverse=True
-        ),
+        "releases": sorted(((p, label(r)) for p, r in ids.items()), reverse=True),
     }
+
+
+def context_value(name: str, value: float) -> tuple[str, str]:
+    """(value, unit) of a context figure as its variable is written: "£1,299", "per child aged
+    0 to 17"; "7.4", "per 10,000 children"."""
+    spec = CONTEXT_VARIABLES.get(name)
+    if spec is None:
+        return _number(value, 2), ""
+    text = _number(value, spec.decimals)
+    if spec.unit.startswith("£"):
+        return f"£{text}", spec.unit.removeprefix("£").strip()
+    return text, spec.unit
+
+
+@dataclass(frozen=True)
+class ContextFigure:
+    label: str
+    value: str
+    unit: str
+    period: str
+
+
+def _context_summary(organisation: Organisation) -> tuple[str | None, list[ContextFigure]]:
+    """(the LA's code for the context page, its latest figure of each context variable)."""
+    code = organisation.new_la_code or organisation.code
+    try:
+        frame = context_for(db.session, code)
+    except UnknownCodeError:
+        return None, []
+    figures = []
+    for name, spec in CONTEXT_VARIABLES.items():
+        known = frame.loc[(frame["variable"] == name) & frame["value"].notna()]
+        if known.empty:
+            continue
+        latest = known.loc[known["period"].astype(str).map(int).idxmax()]
+        value, unit = context_value(name, float(latest["value"]))
+        figures.append(ContextFigure(spec.label, value, unit, str(latest["period"])))
+    return code, figures
 
 
 # -------------------------------------------------------------------------------------- pages
@@ -373,9 +429,15 @@ def index() -> ResponseReturnValue:
     selected = request.args.get("domain", "")
     if selected and selected not in catalogue.domains:
         abort(404)
+    context_code, context_figures = _context_summary(organisation)
     if view is None:
         return render_template(
-            "comparisons/index.html", organisation=organisation, view=None, domains=domains
+            "comparisons/index.html",
+            organisation=organisation,
+            view=None,
+            domains=domains,
+            context_code=context_code,
+            context_figures=context_figures,
         )
     periods = _periods(view)
     period = _chosen_period(periods)
@@ -408,6 +470,8 @@ def index() -> ResponseReturnValue:
         outcomes=_outcome_rows(outcomes, catalogue),
         banner=_banner(view),
         judgement_tags=JUDGEMENT_TAGS,
+        context_code=context_code,
+        context_figures=context_figures,
     )
 
 
@@ -472,3 +536,129 @@ def indicator(indicator_id: str) -> ResponseReturnValue:
         banner=_banner(view),
     )
     return render_template("comparisons/indicator.html", **context)
+
+
+# ------------------------------------------------------------------------- similar challenges
+
+
+@dataclass(frozen=True)
+class SimilarVariable:
+    label: str
+    unit: str
+    scale: str  # "linear" or "log"
+    weight: str
+    share: str
+    used: bool
+    value: Figure
+    z: Figure
+    members_z: Figure
+
+
+@dataclass(frozen=True)
+class SimilarMember:
+    name: str
+    rank: int
+    distance: str
+
+
+@dataclass(frozen=True)
+class SimilarSet:
+    name: str
+    label: str
+    rationale: str
+    period: str  # the year of the context figures ("" when the set was not built)
+    wanted: list[str]  # labels of the set's variables
+    variables: list[SimilarVariable]
+    members: list[SimilarMember]
+
+
+def _z(value: Any, why: str) -> Figure:
+    return Figure(None, why) if _missing(value) else Figure(_number(float(value), 2, signed=True))
+
+
+def _similar_sets(view: ComparisonView) -> list[SimilarSet]:
+    """Each default "similar challenges" set of the LA, explained (empty lists where the set
+    could not be built from the context loaded)."""
+    explanation = view.table("similar_explanation")
+    members = view.table("similar_members")
+    reference = load_reference()
+
+    def name_of(code: str) -> str:
+        try:
+            return reference.la_name(code)
+        except UnknownCodeError:
+            return code
+
+    sets = []
+    for weights in DEFAULT_SETS:
+        rows = (
+            explanation.loc[explanation["set_name"] == weights.name].to_dict("records")
+            if not explanation.empty
+            else []
+        )
+        variables = []
+        for r in rows:
+            variable = str(r["variable"])
+            spec = CONTEXT_VARIABLES.get(variable)
+            unit = spec.unit if spec else ""
+            value = Figure(None, "no figure for your local authority")
+            if not _missing(r["owner_value"]):
+                text, unit = context_value(variable, float(r["owner_value"]))
+                value = Figure(text)
+            variables.append(
+                SimilarVariable(
+                    label=spec.label if spec else variable,
+                    unit=unit,
+                    scale=str(r["scale"]),
+                    weight=f"{float(r['weight']):g}",
+                    share=f"{float(r['weight_share']):.0%}",
+                    used=bool(r["used"]),
+                    value=value,
+                    z=_z(r["owner_z"], "no z-score: no usable figure"),
+                    members_z=_z(r["members_mean_z"], "no member has a figure"),
+                )
+            )
+        chosen = (
+            members.loc[members["set_name"] == weights.name].sort_values("rank")
+            if not members.empty
+            else members
+        )
+        sets.append(
+            SimilarSet(
+                name=weights.name,
+                label=weights.label,
+                rationale=weights.rationale,
+                period=str(rows[0]["period"]) if rows else "",
+                wanted=[
+                    CONTEXT_VARIABLES[v].label if v in CONTEXT_VARIABLES else v
+                    for v in weights.weights
+                ],
+                variables=variables,
+                members=[
+                    SimilarMember(
+                        name_of(str(r["la_code"])), int(r["rank"]), f"{r['distance']:.2f}"
+                    )
+                    for r in chosen.to_dict("records")
+                ],
+            )
+        )
+    return sets
+
+
+@bp.get("/similar")
+@requires(Permission.LA_VIEW)
+def similar() -> ResponseReturnValue:
+    _, organisation, view = _own_view()
+    if view is None:
+        return render_template("comparisons/similar.html", organisation=organisation, view=None)
+    sets = _similar_sets(view)
+    return render_template(
+        "comparisons/similar.html",
+        organisation=organisation,
+        view=view,
+        banner=_banner(view),
+        sets=sets,
+        any_built=any(s.variables for s in sets),
+        k=DEFAULT_K,
+        context_code=organisation.new_la_code or organisation.code,
+    )

@@ -34,6 +34,7 @@ STATUS_TAGS = {
 KIND_LABELS = {
     "ping": "Queue check",
     "refresh": "Release and comparisons refresh",
+    "comparisons": "Comparisons update",
 }
 
 

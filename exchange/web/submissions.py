@@ -382,8 +382,9 @@ def accept(pending_id: uuid.UUID) -> ResponseReturnValue:
     )
     if job is not None:
         flash(
-            "The national release and everyone's comparisons are being refreshed: "
-            "follow it on your jobs page.",
+            "Your comparisons will show these figures within seconds; the national release "
+            "and everyone else's comparisons are being refreshed after that. Follow both on "
+            "your jobs page.",
             "info",
         )
     return redirect(url_for(".history_page", _anchor=f"submission-{version.submission_id}"), 303)

@@ -14,6 +14,8 @@ benchmarks use it in place of real LA data.
   :func:`write_benchmark_file` — one large valid CSV for the validation benchmark.
 * :func:`write_broken_files` — files that break one rule each, with the :class:`BrokenCase`
   (rule, row, column) validation must report.
+* :func:`context` — a context dataset (child population, deprivation, spend per child, UASC,
+  inflow of families) for every LA in the EES layout of :mod:`schemas.context`.
 
 The data is synthetic: it looks like children's social care data but describes no real LA.
 """
@@ -21,6 +23,7 @@ The data is synthetic: it looks like children's social care data but describes n
 from __future__ import annotations
 
 from .broken import BrokenCase, Expected, write_broken_files
+from .context import context
 from .files import file_name, write_benchmark_file, write_files
 from .generator import COLUMNS, MEASURE_COLUMNS, generate, journeys, rows_per_return
 
@@ -29,6 +32,7 @@ __all__ = [
     "MEASURE_COLUMNS",
     "BrokenCase",
     "Expected",
+    "context",
     "file_name",
     "generate",
     "journeys",

@@ -216,6 +216,11 @@ def build_world(app: Flask) -> World:
             Target("no such organisation", "no-such-organisation", None),
         ],
         "user_id": [Target("no such user", "999999", None)],
+        # Context figures are published statistics: any signed-in user may see any LA's.
+        "la_code": [
+            Target("an LA's context", "E06000047", UNOWNED),
+            Target("no such LA", "E99999999", None),
+        ],
     }
     with app.app_context():
         session = db.session
@@ -635,11 +640,24 @@ CLI_COMMANDS: dict[str, Exports | NoExport] = {
     "jobs list": Exports(Permission.ADMINISTER, ("jobs", "list")),
     "jobs show": NoExport("prints one job's status, times, ids and counts: never a cell value"),
     "comparisons recompute": NoExport("recomputes every LA's comparisons; prints counts only"),
+    "context load": NoExport(
+        "loads a context file of published figures; prints counts, or the file's own problems"
+    ),
+    "context list": Exports(Permission.ADMINISTER, ("context", "list")),
+    "context template": NoExport("prints the context file's header and a made-up example row"),
     "release export": NoExport(
         "writes a stored, already protected release as EES files; prints the paths"
     ),
     "release policy": Exports(Permission.ADMINISTER, ("release", "policy")),
     "release budget": NoExport("shows or sets an LA's privacy-loss budget: no cell values"),
+    "journeys list": Exports(Permission.ADMINISTER, ("journeys", "list")),
+    "journeys record": NoExport("records an LA's journey (dates and text); prints a confirmation"),
+    "journeys end": NoExport("ends an LA's journey; prints a confirmation"),
+    "ofsted list": Exports(Permission.ADMINISTER, ("ofsted", "list")),
+    "ofsted record": NoExport("records an Ofsted judgement; prints a confirmation"),
+    "ofsted load": NoExport(
+        "loads the operator's Ofsted history file; prints counts or its rows' problems"
+    ),
     "run": NoExport("Flask's development server"),
     "routes": NoExport("Flask's route list: no data"),
     "limiter limits": NoExport("Flask-Limiter's configured limits: no data"),

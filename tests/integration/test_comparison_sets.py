@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import numpy as np
 import pandas as pd
 import pytest
 from flask import Flask
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from exchange.actions.comparisons import comparisons_for, current_set
 from exchange.actions.releases import release_frame
@@ -49,9 +49,10 @@ def compared(db_app: Flask) -> Flask:
     for period in PERIODS.split(","):
         result = invoke(db_app, "release", "build", "--period", period, "--policy", "dp")
         assert result.exit_code == 0, result.output
+    # The demo computed set 1 before any release; the releases change both years for everyone.
     result = invoke(db_app, "comparisons", "recompute")
     assert result.exit_code == 0, result.output
-    assert "comparison set 1: 6 LAs" in result.output
+    assert "comparison set 2 (incremental): 6 LAs, 6 recomputed" in result.output
     return db_app
 
 
@@ -69,7 +70,9 @@ def test_comparisons_one_file_per_la_with_its_own_rows_only(compared: Flask) -> 
         chosen = current_set(db.session)
         assert chosen is not None
         assert set(chosen.releases) == {"2024", "2025"}
-        files = db.session.scalars(select(ComparisonFile)).all()
+        files = db.session.scalars(
+            select(ComparisonFile).where(ComparisonFile.set_id == chosen.id)
+        ).all()
         assert len(files) == 6
         for file in files:
             organisation = db.session.get(Organisation, file.organisation_id)
@@ -118,15 +121,108 @@ def test_comparisons_are_refused_to_other_las_and_the_system(compared: Flask) ->
             comparisons_for(db.session, system_principal("test"), mine.id)
 
 
-def test_comparisons_recompute_supersedes_atomically(compared: Flask) -> None:
+def test_comparisons_recompute_with_nothing_changed_keeps_the_current_set(
+    compared: Flask,
+) -> None:
     result = invoke(compared, "comparisons", "recompute")
+    assert result.exit_code == 0, result.output
+    assert "comparison set 2 is up to date" in result.output
+    with compared.app_context():
+        assert len(db.session.scalars(select(ComparisonSet)).all()) == 2
+
+
+def test_comparisons_full_recompute_supersedes_atomically(compared: Flask) -> None:
+    result = invoke(compared, "comparisons", "recompute", "--full")
     assert result.exit_code == 0, result.output
     with compared.app_context():
         sets = db.session.scalars(select(ComparisonSet).order_by(ComparisonSet.id)).all()
-        assert [s.status for s in sets] == [ComparisonStatus.SUPERSEDED, ComparisonStatus.CURRENT]
-        assert current_set(db.session).id == sets[1].id  # type: ignore[union-attr]
-        raw_rows = np.array([s.summary["rows"] for s in sets])
-        assert (raw_rows == raw_rows[0]).all()
+        assert [s.status for s in sets] == [
+            ComparisonStatus.SUPERSEDED,
+            ComparisonStatus.SUPERSEDED,
+            ComparisonStatus.CURRENT,
+        ]
+        assert current_set(db.session).id == sets[2].id  # type: ignore[union-attr]
+        assert sets[2].summary["mode"] == "full"
+
+
+def test_comparisons_allow_one_current_set_only(compared: Flask) -> None:
+    with compared.app_context():
+        db.session.add(ComparisonSet(status=ComparisonStatus.CURRENT, summary={}))
+        with pytest.raises(IntegrityError):
+            db.session.commit()
+        db.session.rollback()
+
+
+def _tables(app: Flask) -> dict[str, dict[str, pd.DataFrame]]:
+    """Every LA's stored tables of the current set, rows in a canonical order."""
+    out: dict[str, dict[str, pd.DataFrame]] = {}
+    with app.app_context():
+        for organisation in db.session.scalars(
+            select(Organisation).where(Organisation.code.in_(LAS.split(",")))
+        ):
+            view = comparisons_for(db.session, staff(organisation), organisation.id)
+            assert view is not None
+            out[organisation.code] = {
+                name: frame.astype({c: str for c in frame.columns if frame[c].dtype == object})
+                .sort_values([c for c in frame.columns if frame[c].dtype != "float64"][:8])
+                .reset_index(drop=True)
+                for name, frame in view.tables.items()
+                if name in ("per_la", "per_group", "outcomes", "trends")
+            }
+    return out
+
+
+def test_comparisons_incremental_after_an_upload_equals_a_full_recompute(
+    compared: Flask,
+) -> None:
+    # 840 sends a corrected 2024 return: only 840's own figures change (the others see 840
+    # through the release, which is not rebuilt here), for 2024 and 2025 (the change from 2024).
+    from exchange.actions.demo import demo_actor
+    from exchange.actions.submissions import accept_upload, check_upload
+    from exchange.db import one_transaction
+    from schemas.synth import generate
+    from schemas.synth.files import file_name, frame_to_csv, split_by_upload
+
+    with compared.app_context():
+        actor = demo_actor()
+        mine = db.session.scalars(select(Organisation).where(Organisation.code == "840")).one()
+        for period, code, name, part in split_by_upload(generate([2024], 99, las=["840"])):
+            with one_transaction(db.session):
+                _, pending = check_upload(
+                    db.session, frame_to_csv(part), file_name(code, name, period), mine, actor
+                )
+                assert pending is not None
+                accept_upload(db.session, pending.id, actor)
+        before = current_set(db.session)
+        before_files = dict(
+            db.session.execute(
+                select(ComparisonFile.organisation_id, ComparisonFile.file_id).where(
+                    ComparisonFile.set_id == before.id  # type: ignore[union-attr]
+                )
+            ).all()
+        )
+    result = invoke(compared, "comparisons", "recompute")
+    assert "(incremental): 6 LAs, 1 recomputed" in result.output, result.output
+    with compared.app_context():
+        after = current_set(db.session)
+        after_files = dict(
+            db.session.execute(
+                select(ComparisonFile.organisation_id, ComparisonFile.file_id).where(
+                    ComparisonFile.set_id == after.id  # type: ignore[union-attr]
+                )
+            ).all()
+        )
+        changed = {o for o in after_files if after_files[o] != before_files[o]}
+        assert changed == {mine.id}
+    incremental = _tables(compared)
+    result = invoke(compared, "comparisons", "recompute", "--full")
+    assert result.exit_code == 0, result.output
+    full = _tables(compared)
+    for code, tables in full.items():
+        for name, frame in tables.items():
+            pd.testing.assert_frame_equal(
+                incremental[code][name], frame, check_dtype=False, obj=f"{code} {name}"
+            )
 
 
 def test_refresh_job_rebuilds_the_release_then_the_comparisons(db_app: Flask) -> None:

@@ -127,10 +127,14 @@ def portal(env: dict[str, str], broker: Broker) -> Iterator[Flask]:
 
 
 @contextmanager
-def worker(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """A real worker process (the command ``exchange serve`` runs, on the test's worker app),
-    ready to take tasks; stopped (warm) afterwards unless the test killed it."""
-    command = [("jobs_worker" if part == "workers.worker" else part) for part in worker_command()]
+def worker(
+    env: dict[str, str], log: Path, queue: str = "celery"
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A real worker process of ``queue`` (the command ``exchange serve`` runs, on the test's
+    worker app), ready to take tasks; stopped (warm) afterwards unless the test killed it."""
+    command = [
+        ("jobs_worker" if part == "workers.worker" else part) for part in worker_command(queue)
+    ]
     assert "jobs_worker" in command
     child_env = {k: v for k, v in os.environ.items() if not k.startswith("EXCHANGE_")} | env
     child_env["PYTHONPATH"] = os.pathsep.join(

@@ -344,3 +344,19 @@ def test_jobs_nobody_and_inconsistent_accounts_see_nothing(queue_app: Flask) -> 
             with pytest.raises(PermissionError):
                 jobs.jobs(db.session, viewer)
             assert jobs.job(db.session, viewer, job.id) is None
+
+
+def test_beat_schedule_queues_an_incremental_comparisons_job(queue_app: Flask) -> None:
+    from exchange.config import SCHEDULE_COMPARISONS_TASK
+
+    celery = queue_app.extensions["celery"]
+    [entry] = celery.conf.beat_schedule.values()
+    assert entry["task"] == SCHEDULE_COMPARISONS_TASK
+    assert SCHEDULE_COMPARISONS_TASK in celery.tasks
+    with queue_app.app_context():
+        first = celery.tasks[SCHEDULE_COMPARISONS_TASK].apply().get()
+        again = celery.tasks[SCHEDULE_COMPARISONS_TASK].apply().get()
+        job = db.session.get(Job, first)
+        assert job is not None
+        assert (job.kind, job.status) == ("comparisons", JobStatus.QUEUED)
+        assert again == first  # still queued: the second night joins it

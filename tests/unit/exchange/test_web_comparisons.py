@@ -24,7 +24,7 @@ from sqlalchemy import select
 from exchange.actions.comparisons import ComparisonView, comparisons_for
 from exchange.cli import main
 from exchange.extensions import db
-from exchange.models import Organisation, OrganisationKind, Role
+from exchange.models import Organisation, OrganisationKind, Release, Role
 from exchange.security.policy import Principal
 from exchange.web.comparisons import value_text
 from schemas.catalogue import load_catalogue
@@ -42,14 +42,20 @@ def invoke(app: Flask, *args: str) -> None:
     assert result.exit_code == 0, result.output
 
 
+def build_comparisons(app: Flask, las: str = LAS, periods: tuple[str, ...] = PERIODS) -> Flask:
+    """Demo returns of ``las`` for ``periods``, a DP national release per period, then a
+    recompute of every LA's comparisons (shared with the progress pages' tests)."""
+    invoke(app, "demo", "--periods", ",".join(periods), "--las", las)
+    app.config["EXCHANGE"] = dataclasses.replace(app.config["EXCHANGE"], release_workers=1)
+    for period in periods:
+        invoke(app, "release", "build", "--period", period, "--policy", "dp")
+    invoke(app, "comparisons", "recompute")
+    return app
+
+
 @pytest.fixture
 def compared(db_app: Flask) -> Flask:
-    invoke(db_app, "demo", "--periods", ",".join(PERIODS), "--las", LAS)
-    db_app.config["EXCHANGE"] = dataclasses.replace(db_app.config["EXCHANGE"], release_workers=1)
-    for period in PERIODS:
-        invoke(db_app, "release", "build", "--period", period, "--policy", "dp")
-    invoke(db_app, "comparisons", "recompute")
-    return db_app
+    return build_comparisons(db_app)
 
 
 def view_of(app: Flask, code: str) -> ComparisonView:
@@ -99,11 +105,22 @@ def test_comparisons_page_shows_own_rows_values_and_release_banner(
     text = text_of(html)
     assert "County Durham" in text
     assert 'href="/comparisons/" aria-current="page"' in html  # the navigation's item
-    # The banner: the set, each period's release, when it was computed.
+    # The banner: the set, each period's release (by its number, not its database id), when
+    # it was computed.
     releases = view.comparison_set.releases
     assert f"Comparison set {view.comparison_set.id}, computed" in text
-    for period in PERIODS:
-        assert f"Reporting year {period}: national release {releases[period]}" in text
+    with compared.app_context():
+        for period in PERIODS:
+            release = db.session.get(Release, releases[period])
+            assert release is not None
+            assert release.time_period == period
+            assert f"Reporting year {period}: national release {release.number}" in text
+    # The LA's latest context figures beside its comparisons, linking to its context page and
+    # to its similar-challenges sets.
+    assert "Your context" in text
+    assert re.search(r'<dl class="govuk-summary-list[^"]*" id="context-figures">', html)
+    assert 'href="/context/E06000047"' in html
+    assert 'href="/comparisons/similar"' in html
     # The latest period by default; exactly the LA's own Total rows, each with its own value.
     assert "for reporting year 2025" in text
     own = totals(view, "2025").set_index("indicator_id")
@@ -278,6 +295,7 @@ def test_comparisons_not_computed_yet_says_so(
     text = text_of(response.get_data(as_text=True))
     assert "Your comparisons are not ready yet" in text
     assert "Comparison set" not in text
+    assert "No context figures" in text  # none loaded: said so, beside the comparisons
     indicator_id = next(iter(load_catalogue().indicators))
     response = client.get(f"/comparisons/{indicator_id}")
     assert response.status_code == 200
