@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 import pytest
 from flask import Flask
@@ -78,9 +79,13 @@ def test_comparisons_one_file_per_la_with_its_own_rows_only(compared: Flask) -> 
             organisation = db.session.get(Organisation, file.organisation_id)
             view = comparisons_for(db.session, staff(organisation), organisation.id)
             assert view is not None
-            assert set(view.per_la["la_code"]) == {organisation.new_la_code}
-            assert set(view.per_group["la_code"]) == {organisation.new_la_code}
             assert set(view.per_la["period"]) == {"2024", "2025"}
+            # Every table of the file is about this LA only (similar sets name their members
+            # by code, with public context figures only).
+            for name, table in view.tables.items():
+                if "la_code" in table.columns and not name.startswith("similar_"):
+                    assert set(table["la_code"]) <= {organisation.new_la_code}, name
+            assert set(view.table("trends")["la_code"]) == {organisation.new_la_code}
 
 
 def test_comparisons_group_statistics_come_from_the_release(compared: Flask) -> None:
@@ -250,3 +255,59 @@ def test_refresh_job_rebuilds_the_release_then_the_comparisons(db_app: Flask) ->
             "comparison_set": current_set(db.session).id,  # type: ignore[union-attr]
         }
         assert current_set(db.session).releases == {"2025": release.id}  # type: ignore[union-attr]
+
+
+def test_shared_journeys_come_from_protected_values_only(compared: Flask) -> None:
+    # Durham starts a journey: its own stage is read from its raw figures, but what every LA
+    # sees of Durham's trajectory holds exactly the values the releases publish (DP-noised
+    # here), never its raw ones.
+    from datetime import date
+
+    from exchange.actions.comparisons import shared_progress_for
+    from exchange.actions.journeys import record_journey
+
+    with compared.app_context():
+        durham = db.session.scalars(select(Organisation).where(Organisation.code == "840")).one()
+        record_journey(
+            db.session,
+            system_principal("system:test"),
+            durham.id,
+            start_date=date(2023, 10, 1),
+            trigger="Ofsted inadequate",
+            focus_areas="Practice model",
+        )
+    result = invoke(compared, "comparisons", "recompute")
+    assert "(full)" in result.output, result.output  # a journey changes the basis
+    with compared.app_context():
+        other = db.session.scalars(select(Organisation).where(Organisation.code == "841")).one()
+        shared = shared_progress_for(db.session, staff(other))
+        assert shared is not None
+        assert shared.stages["la_code"].tolist() == [durham.new_la_code]
+        aligned = shared.aligned.loc[shared.aligned["la_code"] == durham.new_la_code]
+        assert not aligned.empty
+        published = []
+        for release in db.session.scalars(select(Release)):
+            table = release_frame(db.session, release)
+            table = table.loc[
+                (table["new_la_code"] == durham.new_la_code) & (table["breakdown_topic"] == "Total")
+            ]
+            values = table[["percent", "rate_per_10000", "mean", "yes_no"]].apply(
+                pd.to_numeric, errors="coerce"
+            )
+            published.append(
+                pd.DataFrame(
+                    {
+                        "indicator_id": table["indicator"],
+                        "period": release.time_period,
+                        "published": values.max(axis=1),
+                    }
+                )
+            )
+        merged = aligned.merge(pd.concat(published), on=["indicator_id", "period"])
+        assert len(merged) == len(aligned)
+        assert np.allclose(merged["value"], merged["published"])
+        own = comparisons_for(db.session, staff(durham), durham.id)
+        assert own is not None
+        assert own.table("stage")["la_code"].tolist() == [durham.new_la_code]
+        with pytest.raises(PermissionError):
+            shared_progress_for(db.session, system_principal("system:test"))

@@ -92,8 +92,12 @@ def shared_progress(
     as_of_period: str,
 ) -> SharedProgress:
     """What every LA may see of the journeys: stages and domain readings read from protected
-    values, and journey LAs' protected values aligned on months since their start."""
+    values, and journey LAs' protected values aligned on months since their start. Journey
+    LAs with no published figure are left out."""
     j = _journeys(journeys)
+    # Only LAs with published figures: a journey LA that has none has nothing to show peers.
+    published = protected.loc[protected["value"].notna(), "la_code"].unique()
+    j = j.loc[j["la_code"].isin(published)].reset_index(drop=True)
     stage = improvement_stage(j, protected, meta, as_of_period, _ofsted(ofsted))
     aligned = aligned_trajectories(j, protected, meta)
     return SharedProgress(stage.stages, stage.domains, aligned)

@@ -56,3 +56,11 @@ def test_shared_progress_without_journeys_is_empty() -> None:
     shared = shared_progress(raw_values(), None, None, STAGE_META, "2024")
     assert shared.stages.empty
     assert shared.aligned.empty
+
+
+def test_shared_progress_leaves_out_journeys_with_nothing_published() -> None:
+    protected = raw_values()
+    protected.loc[protected["la_code"] == NOT_ON_JOURNEY, "value"] = np.nan
+    journeys = journeys_frame({ON_JOURNEY: "2020-01-15", NOT_ON_JOURNEY: "2021-01-15"})
+    shared = shared_progress(protected, journeys, None, STAGE_META, "2024")
+    assert shared.stages["la_code"].tolist() == [ON_JOURNEY]
