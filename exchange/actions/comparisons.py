@@ -89,7 +89,7 @@ RECOMPUTED = "comparisons_recomputed"
 PURPOSE = "comparison_results"
 SHARED_PURPOSE = "comparison_shared_progress"
 REPORTING_YEAR = "Reporting year"
-ANALYTICS_VERSION = 2
+ANALYTICS_VERSION = 3
 """Bumped whenever the analytics change what a stored file holds, so the next recompute
 rebuilds every file instead of merging new rows into old ones."""
 MAX_ATTEMPTS = 3
@@ -291,6 +291,7 @@ def _alliances(session: Session, code_of: dict[int, str]) -> dict[str, list[str]
 @dataclass(frozen=True)
 class _Context:
     alliances: dict[str, list[str]]
+    custom: pd.DataFrame  # custom comparison sets: Groups rows (exchange.actions.custom_sets)
     context: pd.DataFrame
     journeys: pd.DataFrame
     ofsted: pd.DataFrame
@@ -306,9 +307,11 @@ def _frame_digest(frame: pd.DataFrame) -> str:
 
 def _context(session: Session, versions: list[_Version]) -> _Context:
     from exchange.actions.context import context_frame
+    from exchange.actions.custom_sets import custom_groups_frame
     from exchange.actions.journeys import journeys_frame, ofsted_frame
 
     alliances = _alliances(session, {v.org_id: v.la_code for v in versions})
+    custom = custom_groups_frame(session)
     context = context_frame(session)
     journeys = journeys_frame(session)
     ofsted = ofsted_frame(session)
@@ -319,6 +322,7 @@ def _context(session: Session, versions: list[_Version]) -> _Context:
                 "analytics": ANALYTICS_VERSION,
                 "catalogue": str(getattr(catalogue, "version", "")),
                 "alliances": alliances,
+                "custom": _frame_digest(custom),
                 "context": _frame_digest(context),
                 "journeys": _frame_digest(journeys.astype(str)),
                 "ofsted": _frame_digest(ofsted.astype(str)),
@@ -326,7 +330,7 @@ def _context(session: Session, versions: list[_Version]) -> _Context:
             sort_keys=True,
         ).encode()
     ).hexdigest()
-    return _Context(alliances, context, journeys, ofsted, basis)
+    return _Context(alliances, custom, context, journeys, ofsted, basis)
 
 
 # ------------------------------------------------------------------------------------- scope
@@ -418,6 +422,18 @@ def _build_groups(reference: Any, la_codes: list[str], ctx: _Context) -> tuple[p
     from workers.analytics.similar import DEFAULT_SETS, similar_sets
 
     groups = standard_groups(reference, la_codes, ctx.alliances)
+    # Custom sets: an LA's (owner: the LA, its only viewer) and alliances' (shared by their
+    # members), over LAs that have submitted, for every year.
+    custom = ctx.custom
+    shared = custom["owner"] == ""
+    custom = custom.loc[
+        (shared | custom["owner"].isin(la_codes)) & custom["la_code"].isin(la_codes)
+    ]
+    if not custom.empty:
+        rows = custom[["group_id", "group_type", "owner", "la_code"]].assign(
+            period_from=FIRST_YEAR, period_to=LAST_YEAR
+        )
+        groups = pd.concat([groups, rows], ignore_index=True)
     members: list[pd.DataFrame] = []
     explanations: list[pd.DataFrame] = []
     context = ctx.context

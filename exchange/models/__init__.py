@@ -5,6 +5,7 @@ from .audit import AuditEvent, AuditHead
 from .base import Base
 from .comparison import ComparisonFile, ComparisonSet, ComparisonStatus
 from .context import ContextDataset, ContextValue
+from .custom_set import CustomComparisonSet, CustomComparisonSetMember
 from .job import Job, JobStatus
 from .journey import ImprovementJourney, OfstedJudgement
 from .organisation import AllianceMembership, Organisation, OrganisationKind
@@ -38,6 +39,8 @@ __all__ = [
     "ComparisonStatus",
     "ContextDataset",
     "ContextValue",
+    "CustomComparisonSet",
+    "CustomComparisonSetMember",
     "ImprovementJourney",
     "IndicatorValue",
     "Job",

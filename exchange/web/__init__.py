@@ -12,6 +12,7 @@ def register_blueprints(app: Flask) -> None:
         catalogue,
         comparisons,
         context,
+        custom_sets,
         errors,
         jobs,
         journeys,
@@ -27,6 +28,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(sharing.bp)
     app.register_blueprint(submissions.bp)
     app.register_blueprint(comparisons.bp)
+    app.register_blueprint(custom_sets.bp)
     app.register_blueprint(progress.bp)
     app.register_blueprint(context.bp)
     app.register_blueprint(admin.bp)

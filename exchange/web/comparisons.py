@@ -241,8 +241,11 @@ def _chosen_period(periods: list[str]) -> str:
 
 def _group_labels(organisation: Organisation, group_ids: Iterable[str]) -> dict[str, str]:
     """Names of the comparison groups: the neighbour list's edition, the region (or London
-    sub-region) and the alliances' names."""
+    sub-region), the alliances' names and the custom sets' names."""
+    from exchange.actions.custom_sets import group_labels as custom_labels
+
     ids = sorted(set(group_ids))
+    custom = custom_labels(db.session, ids)
     alliance_codes = [g.split(":", 1)[1] for g in ids if g.startswith("alliance:")]
     names: dict[str, str] = {}
     if alliance_codes:
@@ -273,6 +276,8 @@ def _group_labels(organisation: Organisation, group_ids: Iterable[str]) -> dict[
             labels[group_id] = names.get(rest, rest)
         elif kind == "england":
             labels[group_id] = "England"
+        elif group_id in custom:
+            labels[group_id] = custom[group_id]
         else:
             labels[group_id] = f"{kind.replace('_', ' ').capitalize()}: {rest}"
     return labels

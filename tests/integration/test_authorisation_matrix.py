@@ -658,6 +658,7 @@ CLI_COMMANDS: dict[str, Exports | NoExport] = {
     "ofsted load": NoExport(
         "loads the operator's Ofsted history file; prints counts or its rows' problems"
     ),
+    "sets list": Exports(Permission.ADMINISTER, ("sets", "list")),
     "run": NoExport("Flask's development server"),
     "routes": NoExport("Flask's route list: no data"),
     "limiter limits": NoExport("Flask-Limiter's configured limits: no data"),
