@@ -58,37 +58,10 @@ def database_url(tmp_path: Path) -> Iterator[str]:
     """A fresh, empty database for one test: SQLite under tmp_path by default; PostgreSQL
     when EXCHANGE_TEST_DATABASE_URL names a server (CI sets it; scripts/test starts one).
     A PostgreSQL database is dropped after the test, whoever is still connected to it."""
-    import os
-    import uuid
+    from database_support import fresh_database
 
-    server = os.environ.get("EXCHANGE_TEST_DATABASE_URL")
-    if not server:
-        yield f"sqlite:///{tmp_path / 'exchange.db'}"
-        return
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = f"exchange_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(server).set(database=name).render_as_string(hide_password=False)
-    finally:
-        try:
-            with admin.connect() as conn:
-                # Connections a test left open would block the drop. Not DROP ... WITH (FORCE):
-                # it also needs to stop autovacuum, which only a superuser may.
-                conn.execute(
-                    text(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                        " WHERE datname = :name AND usename = current_user"
-                    ),
-                    {"name": name},
-                )
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        finally:
-            admin.dispose()
+    with fresh_database(tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

@@ -24,7 +24,6 @@ from __future__ import annotations
 import os
 import re
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from database_support import fresh_database
 from flask import Flask
 
 if TYPE_CHECKING:
@@ -154,39 +154,6 @@ class Portal:
         result = self.app.test_cli_runner().invoke(main, list(args))
         assert result.exit_code == 0, result.output
         return result.output
-
-
-@contextmanager
-def fresh_database(directory: Path) -> Iterator[str]:
-    """A new, empty database: SQLite under ``directory``, or a new database on the PostgreSQL
-    server EXCHANGE_TEST_DATABASE_URL names (dropped afterwards), as tests/conftest.py's
-    ``database_url`` does for one test."""
-    server = os.environ.get("EXCHANGE_TEST_DATABASE_URL")
-    if not server:
-        yield f"sqlite:///{directory / 'exchange.db'}"
-        return
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = f"exchange_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(server).set(database=name).render_as_string(hide_password=False)
-    finally:
-        try:
-            with admin.connect() as conn:
-                conn.execute(
-                    text(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                        " WHERE datname = :name AND usename = current_user"
-                    ),
-                    {"name": name},
-                )
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        finally:
-            admin.dispose()
 
 
 @contextmanager
