@@ -125,17 +125,29 @@ def _journeys_context_and_comparisons(actor, periods: list[int]) -> None:  # typ
         click.echo(
             "national releases of "
             + ", ".join(map(str, queued))
-            + " queued: the worker builds them in the background (see /admin/jobs); until a"
-            " year's release is built, LAs see their own figures without others' values"
+            + " queued: the worker builds them in the background, one year after another (see"
+            " /admin/jobs; with the default DfE policy each takes minutes). Until a year's"
+            " release is built, LAs see their own figures without others' values"
         )
 
 
 @main.group("demo", invoke_without_command=True)
 @click.option("--periods", "periods_text", default="2022-2025", metavar="YEARS", help=_PERIODS_HELP)
 @click.option("--las", "las_text", default=None, metavar="CODES", help=_LAS_HELP)
+@click.option(
+    "--release-policy",
+    default=None,
+    metavar="NAME",
+    help=(
+        "Set the national release policy first (e.g. dp: its releases build in seconds; the "
+        "default DfE suppression takes minutes per year). Default: leave it as it is."
+    ),
+)
 @with_appcontext  # a group's own callback gets no app context from Flask's CLI
 @click.pass_context
-def demo_group(ctx: click.Context, periods_text: str, las_text: str | None) -> None:
+def demo_group(
+    ctx: click.Context, periods_text: str, las_text: str | None, release_policy: str | None
+) -> None:
     """Load synthetic returns for every LA, sharing settings and demo users of each role.
 
     Sets the database up first if it is empty. Safe to run again: it adds only what is missing.
@@ -178,6 +190,14 @@ def demo_group(ctx: click.Context, periods_text: str, las_text: str | None) -> N
     changed = apply_sharing(db.session, actor, las)
     click.echo(f"sharing: {changed} settings made")
     logins = ensure_demo_users(db.session, actor)
+    if release_policy is not None:
+        from exchange.actions.releases import set_channel_policy
+
+        try:
+            set_channel_policy(db.session, actor, release_policy)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--release-policy") from None
+        click.echo(f"national release policy: {release_policy}")
     _journeys_context_and_comparisons(actor, periods)
     click.echo(f"demo ready in {time.perf_counter() - started:.1f} s")
     _print_logins(logins)

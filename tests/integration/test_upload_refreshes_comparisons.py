@@ -30,7 +30,6 @@ from test_jobs_worker import Broker, broker, env, redis_url, worker  # noqa: F40
 from exchange.actions.comparisons import comparisons_for, current_set
 from exchange.actions.demo import demo_actor
 from exchange.actions.refresh import request_refresh
-from exchange.actions.releases import set_channel_policy
 from exchange.actions.submissions import accept_upload, check_upload
 from exchange.cli import main
 from exchange.db import one_transaction
@@ -65,12 +64,12 @@ def portal(env: dict[str, str], broker: Broker) -> Iterator[Flask]:  # noqa: F81
     app = create_app(load_config(env=env, testing=True))
     celery = app.extensions["celery"]
     celery.conf.broker_transport_options = broker.options
-    with app.app_context():
-        set_up = app.test_cli_runner().invoke(main, ["init"])
-        assert set_up.exit_code == 0, set_up.output
-        set_channel_policy(db.session, demo_actor(), "dp")
-    result = app.test_cli_runner().invoke(main, ["demo", "--periods", "2024,2025", "--las", LAS])
+    set_up = app.test_cli_runner().invoke(main, ["init"])
+    assert set_up.exit_code == 0, set_up.output
+    demo = ["demo", "--periods", "2024,2025", "--las", LAS, "--release-policy", "dp"]
+    result = app.test_cli_runner().invoke(main, demo)
     assert result.exit_code == 0, result.output
+    assert "national release policy: dp" in result.output
     assert "national releases of 2024, 2025 queued" in result.output
     yield app
     celery.close()
