@@ -17,7 +17,9 @@ its improvement progress.
 runs the pure recompute (:func:`workers.analytics.pipeline.run_comparisons` and
 :mod:`workers.analytics.progress`) and stores each LA's result as one encrypted file of a new
 :class:`~exchange.models.ComparisonSet`, plus one shared file of what every LA may see of the
-journeys (read from protected values only). The new set becomes current in the same
+journeys (read from protected values only), and one file per alliance: its member LAs'
+comparisons as any LA may see them (each member's protected value in place of its own, so no
+raw value enters; :func:`_alliance_tables`). The new set becomes current in the same
 transaction that supersedes the old one, so a view always shows one consistent set (and says
 which releases it rests on), and a failed recompute leaves the previous set in place.
 
@@ -26,12 +28,14 @@ national release changed (every LA's figures for that year and the next, whose c
 previous year moves too) and the LAs whose submission versions changed (only that LA's own
 figures: others see it through the release, which has not changed yet). It recomputes just
 those LA x years, merges them into the LAs' previous files, and reuses the files of every LA
-it did not touch. Anything else that feeds every figure (alliances, context, journeys, the
+it did not touch. The alliance files are recomputed whenever a release changed, and reused
+otherwise. Anything else that feeds every figure (alliances, context, journeys, the
 analytics themselves: :data:`ANALYTICS_VERSION`) is summarised as the set's *basis*; when the
 basis changes, everything is recomputed. Two recomputes racing each other cannot both win:
 the switch supersedes exactly the set the recompute started from, or it starts again.
 
 :func:`comparisons_for` reads one LA's file for a viewer the authorisation policy allows;
+:func:`alliance_comparisons_for` reads an alliance's file for its own viewers;
 :func:`shared_progress_for` reads the journeys every LA may see.
 """
 
@@ -79,6 +83,7 @@ __all__ = [
     "ANALYTICS_VERSION",
     "ComparisonView",
     "SharedProgressView",
+    "alliance_comparisons_for",
     "comparisons_for",
     "current_set",
     "recompute_comparisons",
@@ -89,7 +94,7 @@ RECOMPUTED = "comparisons_recomputed"
 PURPOSE = "comparison_results"
 SHARED_PURPOSE = "comparison_shared_progress"
 REPORTING_YEAR = "Reporting year"
-ANALYTICS_VERSION = 3
+ANALYTICS_VERSION = 4
 """Bumped whenever the analytics change what a stored file holds, so the next recompute
 rebuilds every file instead of merging new rows into old ones."""
 MAX_ATTEMPTS = 3
@@ -276,16 +281,22 @@ def _empty(columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=float if c in numeric else str) for c in columns})
 
 
-def _alliances(session: Session, code_of: dict[int, str]) -> dict[str, list[str]]:
+def _alliances(
+    session: Session, code_of: dict[int, str]
+) -> tuple[dict[str, list[str]], dict[str, int]]:
+    """({alliance code: member LA codes}, {alliance code: its organisation id}) of the
+    alliances with a member in the exchange."""
     members: dict[str, list[str]] = {}
-    for alliance_code, la_id in session.execute(
-        select(Organisation.code, AllianceMembership.la_id).join(
+    ids: dict[str, int] = {}
+    for alliance_id, alliance_code, la_id in session.execute(
+        select(Organisation.id, Organisation.code, AllianceMembership.la_id).join(
             AllianceMembership, AllianceMembership.alliance_id == Organisation.id
         )
     ):
         if la_id in code_of:
             members.setdefault(alliance_code, []).append(code_of[la_id])
-    return {code: sorted(las) for code, las in sorted(members.items())}
+            ids[alliance_code] = alliance_id
+    return {code: sorted(las) for code, las in sorted(members.items())}, ids
 
 
 @dataclass(frozen=True)
@@ -296,6 +307,7 @@ class _Context:
     journeys: pd.DataFrame
     ofsted: pd.DataFrame
     basis: str
+    alliance_ids: dict[str, int] = field(default_factory=dict)  # code -> organisation id
 
 
 def _frame_digest(frame: pd.DataFrame) -> str:
@@ -310,7 +322,7 @@ def _context(session: Session, versions: list[_Version]) -> _Context:
     from exchange.actions.custom_sets import custom_groups_frame
     from exchange.actions.journeys import journeys_frame, ofsted_frame
 
-    alliances = _alliances(session, {v.org_id: v.la_code for v in versions})
+    alliances, alliance_ids = _alliances(session, {v.org_id: v.la_code for v in versions})
     custom = custom_groups_frame(session)
     context = context_frame(session)
     journeys = journeys_frame(session)
@@ -330,7 +342,7 @@ def _context(session: Session, versions: list[_Version]) -> _Context:
             sort_keys=True,
         ).encode()
     ).hexdigest()
-    return _Context(alliances, custom, context, journeys, ofsted, basis)
+    return _Context(alliances, custom, context, journeys, ofsted, basis, alliance_ids)
 
 
 # ------------------------------------------------------------------------------------- scope
@@ -467,6 +479,8 @@ class _Result:
     tables: dict[str, dict[str, pd.DataFrame]]  # la_code -> table name -> frame
     shared: dict[str, pd.DataFrame] | None
     rows: int
+    # alliance code -> table name -> frame; None: keep the previous set's alliance files.
+    alliances: dict[str, dict[str, pd.DataFrame]] | None = None
 
 
 def _compute(
@@ -477,6 +491,7 @@ def _compute(
     ctx: _Context,
     all_la_codes: list[str],
     shared_protected: pd.DataFrame | None,
+    shared_england: pd.DataFrame | None = None,
 ) -> _Result:
     from workers.analytics.meta import indicator_meta
     from workers.analytics.pipeline import run_comparisons
@@ -519,7 +534,7 @@ def _compute(
             parts = dict(tuple(frame.groupby(frame[key].astype(str), sort=False, observed=True)))
             for la in scope.years:
                 tables[la][name] = parts.get(la, frame.iloc[0:0])
-    shared = None
+    shared = alliances = None
     if scope.shared and shared_protected is not None:
         progress = shared_progress(shared_protected, ctx.journeys, ctx.ofsted, meta, as_of)
         shared = {
@@ -527,7 +542,48 @@ def _compute(
             "domains": progress.domains,
             "aligned": progress.aligned,
         }
-    return _Result(tables, shared, int(wanted.sum()))
+        alliances = _alliance_tables(
+            shared_protected,
+            shared_england if shared_england is not None else _empty([*_CELL, "england"]),
+            groups,
+            meta,
+            ctx.alliances,
+        )
+    return _Result(tables, shared, int(wanted.sum()), alliances)
+
+
+_ALLIANCE_GROUPS = ("neighbours", "region", "alliance", "england")
+"""The groups an alliance's file compares its members with: LAIT's (statistical neighbours,
+region, England) and the alliances; not the members' own custom or similar-challenges sets."""
+
+
+def _alliance_tables(
+    protected: pd.DataFrame,
+    england: pd.DataFrame,
+    groups: pd.DataFrame,
+    meta: pd.DataFrame,
+    alliances: dict[str, list[str]],
+) -> dict[str, dict[str, pd.DataFrame]]:
+    """Per alliance, its members' comparisons as any LA may see them: each member's
+    *protected* value (from the current national releases) stands in for its own value, so no
+    raw value enters. One run for every member of any alliance, split per alliance."""
+    from workers.analytics.pipeline import run_comparisons
+
+    members = sorted({la for las in alliances.values() for la in las})
+    rows = protected.loc[protected["la_code"].isin(members)].reset_index(drop=True)
+    if rows.empty:
+        return {}
+    standard = groups.loc[groups["group_type"].isin(_ALLIANCE_GROUPS)].reset_index(drop=True)
+    result = run_comparisons(rows, protected, england, standard, meta)
+    out: dict[str, dict[str, pd.DataFrame]] = {}
+    for code, las in alliances.items():
+        tables = {
+            name: frame.loc[frame["la_code"].astype(str).isin(las)]
+            for name, frame in result._asdict().items()
+        }
+        if not tables["per_la"].empty:
+            out[code] = tables
+    return out
 
 
 def _within(frame: pd.DataFrame, years: dict[str, set[int]]) -> pd.DataFrame:
@@ -601,10 +657,12 @@ def _recompute(
     raw = _raw(session, touched)
     years = {y for ys in scope.years.values() for y in ys}
     protected, england = _protected(session, releases, years | {y - 1 for y in years})
-    shared_protected = None
+    shared_protected = shared_england = None
     if scope.shared:
-        shared_protected, _ = _protected(session, releases, releases)
-    result = _compute(raw, protected, england, scope, ctx, la_codes, shared_protected)
+        shared_protected, shared_england = _protected(session, releases, releases)
+    result = _compute(
+        raw, protected, england, scope, ctx, la_codes, shared_protected, shared_england
+    )
 
     old_files: dict[int, int] = {}
     if previous is not None and not scope.full:
@@ -652,6 +710,7 @@ def _recompute(
                 session.add(ComparisonFile(set_id=new.id, organisation_id=org_id, file_id=file_id))
             for org_id, file_id in scope.reused.items():
                 session.add(ComparisonFile(set_id=new.id, organisation_id=org_id, file_id=file_id))
+            alliance_files = _alliance_files(session, actor, new.id, result, ctx, old_files)
             if result.shared is not None:
                 new.shared_file_id = _store(
                     session, actor, _pack(result.shared), f"progress-{new.id}", None, SHARED_PURPOSE
@@ -661,6 +720,7 @@ def _recompute(
             new.summary = {
                 "las": len(result.tables) + len(scope.reused),
                 "recomputed_las": len(result.tables),
+                "alliances": alliance_files,
                 "recomputed_rows": result.rows,
                 "mode": "full" if scope.full else "incremental",
                 "periods": sorted(str(y) for y in {v.period for v in versions}),
@@ -679,6 +739,7 @@ def _recompute(
                 details={
                     "las": new.summary["las"],
                     "recomputed_las": len(result.tables),
+                    "alliances": alliance_files,
                     "mode": new.summary["mode"],
                     "releases": new.releases,
                     "job": job_id,
@@ -688,6 +749,29 @@ def _recompute(
         # The one-current index: another recompute made the first current set meanwhile.
         raise _Raced from error
     return new
+
+
+def _alliance_files(
+    session: Session,
+    actor: Principal,
+    set_id: int,
+    result: _Result,
+    ctx: _Context,
+    old_files: dict[int, int],
+) -> int:
+    """Add each alliance's file to set ``set_id``: freshly computed when the releases changed
+    (or on a full recompute), else the previous set's file. Returns how many."""
+    if result.alliances is None:
+        files = {i: old_files[i] for i in ctx.alliance_ids.values() if i in old_files}
+    else:
+        files = {}
+        for code, tables in result.alliances.items():
+            org_id = ctx.alliance_ids[code]
+            stem = f"comparisons-{set_id}-{code}"
+            files[org_id] = _store(session, actor, _pack(tables), stem, org_id)
+    for org_id, file_id in files.items():
+        session.add(ComparisonFile(set_id=set_id, organisation_id=org_id, file_id=file_id))
+    return len(files)
 
 
 def _store(
@@ -797,6 +881,30 @@ def comparisons_for(
     yet. The system actor (CLI, jobs) sees no LA's values, so it is refused too."""
     if actor.is_system or not may_act_for(actor, organisation_id, Permission.LA_VIEW):
         raise PermissionError(f"{actor.label} may not see this LA's comparisons")
+    return _view_of(session, organisation_id)
+
+
+def alliance_comparisons_for(
+    session: Session, actor: Principal, alliance_organisation_id: int
+) -> ComparisonView | None:
+    """The current comparisons of the member LAs of alliance ``alliance_organisation_id``, for
+    that alliance's own viewers (``ALLIANCE_VIEW`` acting for their own organisation: LA staff,
+    who hold ``ALLIANCE_VIEW`` too, act for their LA, not the alliance; administrators see no
+    values), or None when none are computed yet. The file holds only what any LA may see of
+    another: each member's protected value (``la_code`` names the member) with the figures
+    computed from the national releases. The system actor is refused too."""
+    # LA staff act for their LA: with its id, ALLIANCE_VIEW would open the LA's own file here.
+    is_alliance = actor.organisation_kind is OrganisationKind.ALLIANCE
+    if (
+        actor.is_system
+        or not is_alliance
+        or not may_act_for(actor, alliance_organisation_id, Permission.ALLIANCE_VIEW)
+    ):
+        raise PermissionError(f"{actor.label} may not see this alliance's comparisons")
+    return _view_of(session, alliance_organisation_id)
+
+
+def _view_of(session: Session, organisation_id: int) -> ComparisonView | None:
     chosen = current_set(session)
     if chosen is None:
         return None

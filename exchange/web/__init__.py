@@ -8,6 +8,7 @@ from flask import Flask
 def register_blueprints(app: Flask) -> None:
     from . import (
         admin,
+        alliance,
         auth,
         catalogue,
         comparisons,
@@ -30,6 +31,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(comparisons.bp)
     app.register_blueprint(custom_sets.bp)
     app.register_blueprint(progress.bp)
+    app.register_blueprint(alliance.bp)
     app.register_blueprint(context.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(jobs.bp)

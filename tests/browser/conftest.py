@@ -44,6 +44,7 @@ DEFAULT_CHROMIUM = "/usr/bin/chromium"
 LAS = "840,841,806,805,807,808"
 PERIODS = ("2024", "2025")
 SUBMITTER = "submitter.840@demo.exchange.invalid"  # County Durham's demo submitter
+ALLIANCE_VIEWER = "alliance.north-east@demo.exchange.invalid"  # North East alliance's viewer
 TIMEOUT_MS = 30_000  # a page or an action; the eager jobs of an upload run in the request
 # axe-core impacts that fail a test: all of them (any impact not listed here would only be
 # listed after the run).
@@ -217,10 +218,11 @@ def demo_code_now(app: Flask, email: str) -> str:
         return demo_code(db.session, demo_actor(), email)
 
 
-@pytest.fixture(scope="module")
-def signed_in(browser: Browser, portal: Portal) -> Iterator[BrowserContext]:
-    """A browser context signed in as County Durham's demo submitter, through the sign-in form
-    and the authenticator-code form (once per module: each code is accepted once)."""
+def _signed_in_context(
+    browser: Browser, portal: Portal, email: str, landing: str
+) -> BrowserContext:
+    """A browser context signed in as demo account ``email``, through the sign-in form and the
+    authenticator-code form, once on its ``landing`` page (a regular expression)."""
     from playwright.sync_api import expect
 
     from exchange.actions.demo import DEMO_PASSWORD
@@ -231,15 +233,31 @@ def signed_in(browser: Browser, portal: Portal) -> Iterator[BrowserContext]:
     page.goto("/sign-in")
     # CSRF protection is on: the form carries its token, and the POST is refused without it.
     expect(page.locator("form input[name=csrf_token]")).to_have_count(1)
-    page.get_by_label("Email address").fill(SUBMITTER)
+    page.get_by_label("Email address").fill(email)
     page.get_by_label("Password").fill(DEMO_PASSWORD)
     page.get_by_role("button", name="Continue").click()
     page.wait_for_url(re.compile(r"/sign-in/mfa$"))
-    page.get_by_label("Code").fill(demo_code_now(portal.app, SUBMITTER))
+    page.get_by_label("Code").fill(demo_code_now(portal.app, email))
     page.get_by_role("button", name="Sign in").click()
-    # A submitter starts on their submissions.
-    page.wait_for_url(re.compile(r"/submissions$"))
+    page.wait_for_url(re.compile(landing))
     page.close()
+    return context
+
+
+@pytest.fixture(scope="module")
+def signed_in(browser: Browser, portal: Portal) -> Iterator[BrowserContext]:
+    """A browser context signed in as County Durham's demo submitter (once per module: each
+    code is accepted once). A submitter starts on their submissions."""
+    context = _signed_in_context(browser, portal, SUBMITTER, r"/submissions$")
+    yield context
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def alliance_signed_in(browser: Browser, portal: Portal) -> Iterator[BrowserContext]:
+    """A browser context signed in as the North East alliance's demo viewer (who starts on
+    their account page)."""
+    context = _signed_in_context(browser, portal, ALLIANCE_VIEWER, r"/account$")
     yield context
     context.close()
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import BrowserContext, Page, expect
 
 from schemas.synth import generate
 from schemas.synth.files import file_name, frame_to_csv, split_by_upload
@@ -78,6 +78,19 @@ def test_portal_comparisons_indicator_page_passes_axe(page: Page, axe: Axe) -> N
     open_page(page, pages[0])
     assert_heading(page)
     axe(page)
+
+
+def test_portal_alliance_page_has_heading_and_passes_axe(
+    alliance_signed_in: BrowserContext, axe: Axe
+) -> None:
+    page = alliance_signed_in.new_page()
+    try:
+        open_page(page, "/alliance/")
+        assert_heading(page)
+        expect(page.locator("#member-table")).to_be_visible()
+        axe(page)
+    finally:
+        page.close()
 
 
 def test_portal_skip_link_is_first_tab_stop_and_moves_focus_to_main(page: Page) -> None:

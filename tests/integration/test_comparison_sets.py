@@ -16,7 +16,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from exchange.actions.comparisons import comparisons_for, current_set
+from exchange.actions.comparisons import alliance_comparisons_for, comparisons_for, current_set
 from exchange.actions.releases import release_frame
 from exchange.cli import main
 from exchange.extensions import db
@@ -74,9 +74,12 @@ def test_comparisons_one_file_per_la_with_its_own_rows_only(compared: Flask) -> 
         files = db.session.scalars(
             select(ComparisonFile).where(ComparisonFile.set_id == chosen.id)
         ).all()
-        assert len(files) == 6
-        for file in files:
-            organisation = db.session.get(Organisation, file.organisation_id)
+        owners = [db.session.get(Organisation, file.organisation_id) for file in files]
+        # One file per LA, and one for the North East alliance (every LA here is a member).
+        assert sorted(o.kind.name for o in owners) == ["ALLIANCE"] + ["LOCAL_AUTHORITY"] * 6
+        for organisation in owners:
+            if organisation.kind is OrganisationKind.ALLIANCE:
+                continue
             view = comparisons_for(db.session, staff(organisation), organisation.id)
             assert view is not None
             assert set(view.per_la["period"]) == {"2024", "2025"}
@@ -111,6 +114,52 @@ def test_comparisons_group_statistics_come_from_the_release(compared: Flask) -> 
         published = values.apply(pd.to_numeric, errors="coerce").max(axis=1).dropna()
         assert england["n"] == len(published)
         assert england["mean"] == pytest.approx(published.mean())
+
+
+def test_alliance_file_holds_its_members_published_values_only(compared: Flask) -> None:
+    with compared.app_context():
+        alliance = db.session.scalars(
+            select(Organisation).where(Organisation.code == "alliance-north-east")
+        ).one()
+        viewer = Principal(
+            label="test:alliance",
+            role=Role.ALLIANCE_VIEWER,
+            organisation_id=alliance.id,
+            organisation_kind=OrganisationKind.ALLIANCE,
+            alliance_ids=frozenset({alliance.id}),
+        )
+        view = alliance_comparisons_for(db.session, viewer, alliance.id)
+        assert view is not None
+        members = db.session.scalars(
+            select(Organisation.new_la_code).where(Organisation.code.in_(LAS.split(",")))
+        ).all()
+        assert set(view.per_la["la_code"]) == set(members)
+        release = db.session.scalars(
+            select(Release).where(Release.id == current_set(db.session).releases["2025"])  # type: ignore[union-attr]
+        ).one()
+        table = release_frame(db.session, release)
+        table = table.loc[table["geographic_level"] == "Local authority"]
+        values = table[["percent", "rate_per_10000", "mean", "yes_no"]]
+        published = pd.Series(
+            values.apply(pd.to_numeric, errors="coerce").max(axis=1).to_numpy(),
+            index=pd.MultiIndex.from_frame(
+                table[["new_la_code", "indicator", "breakdown_topic", "breakdown"]]
+            ),
+        ).dropna()
+        shown = view.per_la.loc[view.per_la["period"] == "2025"].dropna(subset=["value"])
+        shown = shown.set_index(["la_code", "indicator_id", "breakdown_topic", "breakdown"])
+        assert len(shown) > 100
+        np.testing.assert_allclose(
+            shown["value"].to_numpy(float), published.reindex(shown.index).to_numpy(float)
+        )
+        # Only the alliance's own viewers: not its members' staff, nor the system.
+        durham = db.session.scalars(select(Organisation).where(Organisation.code == "840")).one()
+        for refused in (staff(durham), system_principal("test")):
+            with pytest.raises(PermissionError):
+                alliance_comparisons_for(db.session, refused, alliance.id)
+        # Nor is it another door to an LA's own file (its raw values) for the LA's staff.
+        with pytest.raises(PermissionError):
+            alliance_comparisons_for(db.session, staff(durham), durham.id)
 
 
 def test_comparisons_are_refused_to_other_las_and_the_system(compared: Flask) -> None:
