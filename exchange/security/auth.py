@@ -100,6 +100,7 @@ DEFAULT_LANDING_ENDPOINT = "auth.account"
 _ROLE_LANDING = {
     Role.LA_SUBMITTER: "submissions.home",
     Role.LA_VIEWER: "submissions.home",
+    Role.ALLIANCE_VIEWER: "alliance.index",
     Role.ADMINISTRATOR: "admin.home",
 }
 # How long a password-only (pending) sign-in waits for its second factor or MFA set-up.
@@ -261,8 +262,9 @@ def enrolment_secret() -> str:
 
 
 def landing_endpoint(user: User) -> str:
-    """The endpoint a user starts on: LA staff on their submissions, administrators on the admin
-    pages, everyone else on their account (also when the role's area is not registered)."""
+    """The endpoint a user starts on: LA staff on their submissions, alliance viewers on their
+    alliance's comparisons, administrators on the admin pages, everyone else on their account
+    (also when the role's area is not registered)."""
     endpoint = _ROLE_LANDING.get(user.role, DEFAULT_LANDING_ENDPOINT)
     return endpoint if endpoint in current_app.view_functions else DEFAULT_LANDING_ENDPOINT
 

@@ -30,7 +30,7 @@ from werkzeug.test import TestResponse
 from exchange import audit
 from exchange.actions import accounts
 from exchange.extensions import db
-from exchange.models import AuditEvent, User
+from exchange.models import AuditEvent, Role, User
 from exchange.security import clock as clock_module
 from exchange.security.auth import (
     current_account,
@@ -737,3 +737,22 @@ def test_no_password_or_code_in_audit_details_or_logs(
 def test_guard_refuses_a_view_without_a_declared_permission(guarded_app: Flask) -> None:
     # Fail closed: a route added without @requires is forbidden to everyone, even anonymous.
     assert guarded_app.test_client().get("/undeclared-test").status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("role", "endpoint"),
+    [
+        (Role.LA_SUBMITTER, "submissions.home"),
+        (Role.LA_VIEWER, "submissions.home"),
+        (Role.ALLIANCE_VIEWER, "alliance.index"),
+        (Role.ADMINISTRATOR, "admin.home"),
+        (Role.ANALYST, "auth.account"),
+    ],
+)
+def test_landing_endpoint_is_the_roles_home(app: Flask, role: Role, endpoint: str) -> None:
+    from types import SimpleNamespace
+
+    from exchange.security.auth import landing_endpoint
+
+    with app.test_request_context():
+        assert landing_endpoint(SimpleNamespace(role=role)) == endpoint  # type: ignore[arg-type]
