@@ -30,10 +30,11 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from exchange import audit
+from exchange.actions.organisations import lock_organisation
 from exchange.db import one_transaction
 from exchange.models import ImprovementJourney, OfstedJudgement, Organisation, OrganisationKind
 from exchange.models.journey import JUDGEMENTS
@@ -275,25 +276,6 @@ def _local_authority(session: Session, organisation_id: int, *, live: bool) -> O
     return org
 
 
-def _lock(session: Session, organisation_id: int) -> None:
-    """Serialise changes to one LA's journeys until the transaction ends (PostgreSQL: the
-    organisation's row, FOR NO KEY UPDATE; SQLite: a no-op write takes its write lock). The
-    partial unique index stops two open journeys whatever happens; the lock makes the loser
-    of a race wait and then see the winner's journey instead of failing."""
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(
-            update(Organisation)
-            .where(Organisation.id == organisation_id)
-            .values(name=Organisation.name)
-        )
-    else:
-        session.execute(
-            select(Organisation.id)
-            .where(Organisation.id == organisation_id)
-            .with_for_update(key_share=True)
-        )
-
-
 def authority(session: Session, code: str) -> Organisation:
     """The LA organisation for an old (3-digit) or GSS code, superseded GSS codes included."""
     code = code.strip()
@@ -375,7 +357,7 @@ def record_journey(
     )
     with one_transaction(session):
         org = _local_authority(session, organisation_id, live=True)
-        _lock(session, org.id)
+        lock_organisation(session, org.id)
         current = _open_journey(session, org.id)
         if current is not None and start < current.start_date:
             raise JourneyError(
@@ -430,7 +412,7 @@ def end_journey(
     end = _check_date(ended_on, "End date", "ended_on")
     with one_transaction(session):
         org = _local_authority(session, organisation_id, live=False)
-        _lock(session, org.id)
+        lock_organisation(session, org.id)
         journey = _open_journey(session, org.id)
         if journey is None:
             raise JourneyError(f"{org.name} has no open improvement journey to end", "ended_on")

@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from exchange import audit
@@ -341,3 +341,23 @@ def deactivate_alliance(session: Session, actor: Principal, code: str) -> Organi
         session.flush()
         _record(session, "alliance_deactivated", actor, alliance, removed=removed)
     return alliance
+
+
+def lock_organisation(session: Session, organisation_id: int) -> None:
+    """Serialise changes to one organisation's records (an LA's submissions, journeys...) until
+    the transaction ends, so the loser of a race waits and then sees the winner's change.
+    PostgreSQL: the organisation's row, FOR NO KEY UPDATE (foreign-key checks elsewhere still
+    pass). SQLite has no row locks; a no-op write takes its database write lock instead
+    (pysqlite begins a transaction only at the first write)."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(
+            update(Organisation)
+            .where(Organisation.id == organisation_id)
+            .values(name=Organisation.name)
+        )
+    else:
+        session.execute(
+            select(Organisation.id)
+            .where(Organisation.id == organisation_id)
+            .with_for_update(key_share=True)
+        )

@@ -27,11 +27,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from exchange import audit
 from exchange.actions.files import read_file, store_file
+from exchange.actions.organisations import lock_organisation
 from exchange.actions.validation import clean_filename
 from exchange.models.base import utcnow
 from exchange.models.organisation import Organisation, OrganisationKind
@@ -372,27 +373,6 @@ def _pending(session: Session, pending_id: uuid.UUID | str) -> PendingUpload:
     return pending
 
 
-def _lock_submissions_of(session: Session, organisation_id: int) -> None:
-    """Take the lock that serialises every change to one LA's submissions (accept, discard,
-    withdraw) until the transaction ends: two racing first versions of a period cannot both
-    create its submission, version numbers are taken one after the other, and an upload or
-    version cannot be decided twice. PostgreSQL: the organisation's row, FOR NO KEY UPDATE (so
-    foreign-key checks elsewhere still pass). SQLite has no row locks; a no-op write takes its
-    database write lock instead (pysqlite begins a transaction only at the first write)."""
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(
-            update(Organisation)
-            .where(Organisation.id == organisation_id)
-            .values(name=Organisation.name)
-        )
-    else:
-        session.execute(
-            select(Organisation.id)
-            .where(Organisation.id == organisation_id)
-            .with_for_update(key_share=True)
-        )
-
-
 def _require_pending(pending: PendingUpload) -> None:
     if pending.status is not PendingUploadStatus.PENDING:
         raise SubmissionStateError(f"this upload has already been {pending.status}")
@@ -428,7 +408,10 @@ def accept_upload(
     """
     pending = _pending(session, pending_id)
     authorise(session, actor, "accept", pending.organisation_id)
-    _lock_submissions_of(session, pending.organisation_id)
+    # One change to an LA's submissions at a time (accept, discard, withdraw): two racing first
+    # versions of a period cannot both create its submission, version numbers are taken one
+    # after the other, and an upload cannot be decided twice.
+    lock_organisation(session, pending.organisation_id)
     session.refresh(pending)  # as it is now that no other change for this LA can run
     _require_pending(pending)
     catalogue_version = load_catalogue().version
@@ -518,7 +501,7 @@ def discard_upload(
     with the record of the upload."""
     pending = _pending(session, pending_id)
     authorise(session, actor, "discard", pending.organisation_id)
-    _lock_submissions_of(session, pending.organisation_id)
+    lock_organisation(session, pending.organisation_id)
     session.refresh(pending)
     _require_pending(pending)
     pending.status = PendingUploadStatus.DISCARDED
@@ -551,7 +534,7 @@ def withdraw_version(
         raise SubmissionNotFound("there is no such submission version")
     submission = version.submission
     authorise(session, actor, "withdraw", submission.organisation_id)
-    _lock_submissions_of(session, submission.organisation_id)
+    lock_organisation(session, submission.organisation_id)
     session.refresh(version)
     if version.status is VersionStatus.WITHDRAWN:
         raise SubmissionStateError("this version has already been withdrawn")
