@@ -51,12 +51,12 @@ from exchange.web.comparisons import (
     Figure,
     OutcomeRow,
     Row,
-    _banner,
-    _figure,
-    _missing,
-    _outcome_rows,
-    _row,
-    _text,
+    banner_of,
+    indicator_row,
+    is_missing,
+    make_figure,
+    outcome_rows,
+    text_or_dash,
     value_text,
 )
 from schemas.catalogue import Catalogue, Indicator, load_catalogue
@@ -159,7 +159,7 @@ def _region(per_group: pd.DataFrame, indicator: Indicator) -> dict[str, Figure]:
         if not bool(record["allowed"]):
             figure = Figure(None, f"not shown: {FEWER}", note=f"{int(record['n'])} with a value")
         else:
-            figure = _figure(indicator, record["mean"], "no region figure", statistic=True)
+            figure = make_figure(indicator, record["mean"], "no region figure", statistic=True)
         out[str(record["la_code"])] = figure
     return out
 
@@ -182,7 +182,7 @@ def _member_rows(
         record = records.get(member.code)
         row = None
         if record is not None:
-            row = _row(indicator, record)
+            row = indicator_row(indicator, record)
             if row.value.text is None:
                 row = replace(row, value=Figure(None, NOT_PUBLISHED))
         region = regions.get(member.code, Figure(None, "no region figure"))
@@ -196,13 +196,13 @@ def _member_outcomes(
     outcomes = view.outcomes.loc[view.outcomes["period"].astype(str) == period]
     codes = outcomes["la_code"].astype(str)
     return [
-        MemberOutcomes(member, _outcome_rows(outcomes.loc[codes == member.code], catalogue))
+        MemberOutcomes(member, outcome_rows(outcomes.loc[codes == member.code], catalogue))
         for member in members
     ]
 
 
 def _date(value: Any) -> str:
-    return "" if _missing(value) else long_date(pd.Timestamp(value).date())
+    return "" if is_missing(value) else long_date(pd.Timestamp(value).date())
 
 
 def _stages(shared: SharedProgressView | None, members: list[Member]) -> list[StageRow]:
@@ -217,11 +217,11 @@ def _stages(shared: SharedProgressView | None, members: list[Member]) -> list[St
         rows.append(
             StageRow(
                 member=member,
-                stage_label=_text(r["stage_label"]),
+                stage_label=text_or_dash(r["stage_label"]),
                 months=int(r["months_since_start"]),
                 start_date=_date(r["start_date"]),
-                trigger=_text(r["trigger"]),
-                judgement=_text(r.get("latest_judgement")),
+                trigger=text_or_dash(r["trigger"]),
+                judgement=text_or_dash(r.get("latest_judgement")),
                 in_expected_order=bool(r["in_expected_order"]),
             )
         )
@@ -317,7 +317,7 @@ def index() -> ResponseReturnValue:
         abort(403)
     stages = _stages(shared, members)
     context.update(
-        banner=_banner(view),
+        banner=banner_of(view),
         periods=periods,
         period=period,
         indicators=indicators,

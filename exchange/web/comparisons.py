@@ -129,17 +129,17 @@ class OutcomeRow:
     reading: str
 
 
-def _missing(value: Any) -> bool:
+def is_missing(value: Any) -> bool:
     """None, NaN or pandas' NA: a scalar the frame does not have."""
     return value is None or (pd.api.types.is_scalar(value) and bool(pd.isna(value)))
 
 
-def _text(value: Any) -> str:
+def text_or_dash(value: Any) -> str:
     """A label column's value ("" where it is missing: None, or NaN in a string column)."""
-    return "" if _missing(value) else str(value)
+    return "" if is_missing(value) else str(value)
 
 
-def _number(value: float, decimals: int, *, signed: bool = False) -> str:
+def number_text(value: float, decimals: int, *, signed: bool = False) -> str:
     text = f"{value:{'+' if signed else ''},.{decimals}f}"
     return text.replace("-", "\u2212")  # a true minus sign
 
@@ -149,79 +149,79 @@ def value_text(indicator: Indicator, value: float, *, statistic: bool = False) -
     indicator's value is Yes or No; a group's mean of one is the share answering yes."""
     if indicator.unit == "yes/no":
         if statistic and value not in (0.0, 1.0):
-            return f"{_number(100 * value, 0)}% yes"
+            return f"{number_text(100 * value, 0)}% yes"
         return "Yes" if value >= 0.5 else "No"
-    number = _number(value, indicator.decimals)
+    number = number_text(value, indicator.decimals)
     if indicator.unit == "%":
         return f"{number}%"
     return f"{number} {indicator.unit}"
 
 
-def _figure(indicator: Indicator, value: Any, why: str, **kw: Any) -> Figure:
-    if _missing(value):
+def make_figure(indicator: Indicator, value: Any, why: str, **kw: Any) -> Figure:
+    if is_missing(value):
         return Figure(None, why)
     return Figure(value_text(indicator, float(value), **kw))
 
 
-def _row(indicator: Indicator, record: Mapping[str, Any]) -> Row:
+def indicator_row(indicator: Indicator, record: Mapping[str, Any]) -> Row:
     context = indicator.polarity is Polarity.CONTEXT_DEPENDENT
     if context:
         rank = Figure(None, "not ranked: which way is better depends on context")
         band = Figure(None, "no quartile band: which way is better depends on context")
     else:
-        ranked = not _missing(record["rank"])
+        ranked = not is_missing(record["rank"])
         rank = (
             Figure(f"{int(record['rank'])} of {int(record['n_ranked'])}")
             if ranked
             else Figure(None, "not ranked: no value")
         )
         band = (
-            Figure(_text(record["band"]))
-            if _text(record["band"])
+            Figure(text_or_dash(record["band"]))
+            if text_or_dash(record["band"])
             else Figure(None, f"no quartile band: {FEWER}" if ranked else "no value to band")
         )
     n = int(record["neighbours_n"])
     contributors = f"{n} local authorit{'y' if n == 1 else 'ies'}"
-    if _missing(record["neighbours_mean"]):
+    if is_missing(record["neighbours_mean"]):
         why = "no statistical neighbour has a published value" if n == 0 else FEWER
         neighbours = Figure(None, f"not shown: {why}", note=contributors if n else "")
     else:
-        median = _figure(indicator, record["neighbours_median"], "", statistic=True)
+        median = make_figure(indicator, record["neighbours_median"], "", statistic=True)
         neighbours = Figure(
             value_text(indicator, float(record["neighbours_mean"]), statistic=True),
             note=f"Median {median.text or MISSING}, {contributors}",
         )
-    if _missing(record["change"]):
+    if is_missing(record["change"]):
         change = Figure(None, "no change: no value for the previous year")
     elif indicator.unit == "yes/no":
         before = value_text(indicator, float(record["previous_value"]))
         after = value_text(indicator, float(record["value"]))
         change = Figure(f"{before} to {after}" if before != after else "Unchanged")
     else:
-        change = Figure(_number(float(record["change"]), indicator.decimals, signed=True))
+        change = Figure(number_text(float(record["change"]), indicator.decimals, signed=True))
     return Row(
         indicator=indicator,
         period=str(record["period"]),
         breakdown_topic=str(record["breakdown_topic"]),
         breakdown=str(record["breakdown"]),
-        value=_figure(indicator, record["value"], "no value in your return"),
+        value=make_figure(indicator, record["value"], "no value in your return"),
         rank=rank,
         band=band,
         neighbours=neighbours,
-        england=_figure(indicator, record["england"], "not published for England"),
-        vs_neighbours=_text(record["vs_neighbours"]),
-        vs_england=_text(record["vs_england"]),
+        england=make_figure(indicator, record["england"], "not published for England"),
+        vs_neighbours=text_or_dash(record["vs_neighbours"]),
+        vs_england=text_or_dash(record["vs_england"]),
         change=change,
         direction=""
         if change.text == "Unchanged"
-        else DIRECTION_LABELS.get(_text(record["direction"]), ""),
+        else DIRECTION_LABELS.get(text_or_dash(record["direction"]), ""),
     )
 
 
 def _rows(frame: pd.DataFrame, catalogue: Catalogue) -> list[Row]:
     """Rows of indicators the catalogue knows, in the frame's order."""
     return [
-        _row(catalogue.indicators[str(record["indicator_id"])], record)
+        indicator_row(catalogue.indicators[str(record["indicator_id"])], record)
         for record in frame.to_dict("records")
         if str(record["indicator_id"]) in catalogue.indicators
     ]
@@ -301,7 +301,7 @@ def _group_rows(
                 n=int(record["n"]),
                 allowed=allowed,
                 **{
-                    name: _figure(indicator, record[column], why, statistic=True)
+                    name: make_figure(indicator, record[column], why, statistic=True)
                     for name, column in (
                         ("mean", "mean"),
                         ("median", "median"),
@@ -314,7 +314,7 @@ def _group_rows(
     return rows
 
 
-def _outcome_rows(frame: pd.DataFrame, catalogue: Catalogue) -> list[OutcomeRow]:
+def outcome_rows(frame: pd.DataFrame, catalogue: Catalogue) -> list[OutcomeRow]:
     rows = []
     for record in frame.to_dict("records"):
         domain, number = str(record["domain"]), int(record["outcome"])
@@ -338,7 +338,7 @@ def _outcome_rows(frame: pd.DataFrame, catalogue: Catalogue) -> list[OutcomeRow]
                         "n_no_data",
                     )
                 },
-                reading=_text(record["reading"]),
+                reading=text_or_dash(record["reading"]),
             )
         )
     table = {d.id: d.table for d in catalogue.domains.values()}
@@ -348,7 +348,7 @@ def _outcome_rows(frame: pd.DataFrame, catalogue: Catalogue) -> list[OutcomeRow]
 # ------------------------------------------------------------------------------------ helpers
 
 
-def _own_view() -> tuple[Principal, Organisation, ComparisonView | None]:
+def own_view() -> tuple[Principal, Organisation, ComparisonView | None]:
     """The signed-in user's LA and its current comparisons (None when none are computed yet).
     Anyone but the LA's own staff is refused (403), as the action decides."""
     principal = current_principal()
@@ -364,7 +364,7 @@ def _own_view() -> tuple[Principal, Organisation, ComparisonView | None]:
     return principal, organisation, view
 
 
-def _banner(view: ComparisonView) -> dict[str, Any]:
+def banner_of(view: ComparisonView) -> dict[str, Any]:
     """What the figures rest on: the set, each period's release (by its channel and number, as
     the releases are known: "national release 2") and when it was computed."""
     chosen = view.comparison_set
@@ -389,8 +389,8 @@ def context_value(name: str, value: float) -> tuple[str, str]:
     0 to 17"; "7.4", "per 10,000 children"."""
     spec = CONTEXT_VARIABLES.get(name)
     if spec is None:
-        return _number(value, 2), ""
-    text = _number(value, spec.decimals)
+        return number_text(value, 2), ""
+    text = number_text(value, spec.decimals)
     if spec.unit.startswith("£"):
         return f"£{text}", spec.unit.removeprefix("£").strip()
     return text, spec.unit
@@ -428,7 +428,7 @@ def _context_summary(organisation: Organisation) -> tuple[str | None, list[Conte
 @bp.get("/")
 @requires(Permission.LA_VIEW)
 def index() -> ResponseReturnValue:
-    _, organisation, view = _own_view()
+    _, organisation, view = own_view()
     catalogue = load_catalogue()
     domains = sorted(catalogue.domains.values(), key=lambda d: d.table)
     selected = request.args.get("domain", "")
@@ -456,7 +456,7 @@ def index() -> ResponseReturnValue:
         if selected and domain.id != selected:
             continue
         members = catalogue.by_domain(domain.id)
-        rows = [_row(i, by_indicator[i.id]) for i in members if i.id in by_indicator]
+        rows = [indicator_row(i, by_indicator[i.id]) for i in members if i.id in by_indicator]
         sections.append((domain, rows, len(members)))
     outcomes = view.outcomes.loc[view.outcomes["period"].astype(str) == period]
     if selected:
@@ -472,8 +472,8 @@ def index() -> ResponseReturnValue:
         sections=sections,
         shown=sum(len(rows) for _, rows, _ in sections),
         domain_names={d.id: d.name for d in domains},
-        outcomes=_outcome_rows(outcomes, catalogue),
-        banner=_banner(view),
+        outcomes=outcome_rows(outcomes, catalogue),
+        banner=banner_of(view),
         judgement_tags=JUDGEMENT_TAGS,
         context_code=context_code,
         context_figures=context_figures,
@@ -487,7 +487,7 @@ def indicator(indicator_id: str) -> ResponseReturnValue:
     chosen = catalogue.indicators.get(indicator_id)
     if chosen is None:
         abort(404)
-    _, organisation, view = _own_view()
+    _, organisation, view = own_view()
     context = {
         "organisation": organisation,
         "indicator": chosen,
@@ -538,7 +538,7 @@ def indicator(indicator_id: str) -> ResponseReturnValue:
         topics=topics,
         total_groups=total_groups,
         breakdown_groups=breakdown_groups,
-        banner=_banner(view),
+        banner=banner_of(view),
     )
     return render_template("comparisons/indicator.html", **context)
 
@@ -578,7 +578,11 @@ class SimilarSet:
 
 
 def _z(value: Any, why: str) -> Figure:
-    return Figure(None, why) if _missing(value) else Figure(_number(float(value), 2, signed=True))
+    return (
+        Figure(None, why)
+        if is_missing(value)
+        else Figure(number_text(float(value), 2, signed=True))
+    )
 
 
 def _similar_sets(view: ComparisonView) -> list[SimilarSet]:
@@ -607,7 +611,7 @@ def _similar_sets(view: ComparisonView) -> list[SimilarSet]:
             spec = CONTEXT_VARIABLES.get(variable)
             unit = spec.unit if spec else ""
             value = Figure(None, "no figure for your local authority")
-            if not _missing(r["owner_value"]):
+            if not is_missing(r["owner_value"]):
                 text, unit = context_value(variable, float(r["owner_value"]))
                 value = Figure(text)
             variables.append(
@@ -653,7 +657,7 @@ def _similar_sets(view: ComparisonView) -> list[SimilarSet]:
 @bp.get("/similar")
 @requires(Permission.LA_VIEW)
 def similar() -> ResponseReturnValue:
-    _, organisation, view = _own_view()
+    _, organisation, view = own_view()
     if view is None:
         return render_template("comparisons/similar.html", organisation=organisation, view=None)
     sets = _similar_sets(view)
@@ -661,7 +665,7 @@ def similar() -> ResponseReturnValue:
         "comparisons/similar.html",
         organisation=organisation,
         view=view,
-        banner=_banner(view),
+        banner=banner_of(view),
         sets=sets,
         any_built=any(s.variables for s in sets),
         k=DEFAULT_K,

@@ -38,11 +38,11 @@ from exchange.security.policy import Permission, Principal, requires
 from exchange.web.comparisons import (
     TOTAL,
     Figure,
-    _banner,
-    _missing,
-    _number,
-    _own_view,
-    _text,
+    banner_of,
+    is_missing,
+    number_text,
+    own_view,
+    text_or_dash,
     value_text,
 )
 from privacy.groups import MIN_CONTRIBUTORS
@@ -175,28 +175,28 @@ def _slope_decimals(indicator: Indicator) -> int:
 
 def slope_text(indicator: Indicator, slope: float) -> str:
     """A slope per year with its sign and unit: "+1.25 percentage points a year"."""
-    number = _number(slope, _slope_decimals(indicator), signed=True)
+    number = number_text(slope, _slope_decimals(indicator), signed=True)
     return f"{number}{_slope_unit(indicator)} a year"
 
 
 def _slope(indicator: Indicator, record: Mapping[str, Any], prefix: str) -> Figure:
     slope = record[f"{prefix}_slope"]
-    if _missing(slope):
+    if is_missing(slope):
         return Figure(None, "no slope: fewer than 2 years of figures")
     low, high = record[f"{prefix}_low"], record[f"{prefix}_high"]
     note = f"no interval: fewer than {MIN_TREND_POINTS} years"
-    if int(record["n_points"]) >= MIN_TREND_POINTS and not _missing(low) and not _missing(high):
+    if int(record["n_points"]) >= MIN_TREND_POINTS and not is_missing(low) and not is_missing(high):
         decimals = _slope_decimals(indicator)
         note = (
-            f"{CONFIDENCE:.0%} interval {_number(float(low), decimals, signed=True)} to "
-            f"{_number(float(high), decimals, signed=True)}"
+            f"{CONFIDENCE:.0%} interval {number_text(float(low), decimals, signed=True)} to "
+            f"{number_text(float(high), decimals, signed=True)}"
         )
     return Figure(slope_text(indicator, float(slope)), note=note)
 
 
 def _points(record: Mapping[str, Any]) -> str:
     n = int(record["n_points"])
-    first, last = _text(record["first_period"]), _text(record["last_period"])
+    first, last = text_or_dash(record["first_period"]), text_or_dash(record["last_period"])
     years = f"{n} year{'' if n == 1 else 's'}"
     return f"{years} ({first} to {last})" if n > 1 and first != last else f"{years} ({first})"
 
@@ -206,10 +206,10 @@ def trend_row(
 ) -> TrendRow:
     """A Trends (or Evidence) record as shown; ``annotation`` from the Anomalies table. A trend
     annotated "expected for the stage" shows its movement (rising/falling), never a decline."""
-    direction = _text(record["direction"])
+    direction = text_or_dash(record["direction"])
     tag = DIRECTION_TAGS.get(direction, (direction.capitalize(), ""))
     if annotation == EXPECTED:
-        movement = _text(record["movement"])
+        movement = text_or_dash(record["movement"])
         tag = MOVEMENT_TAGS.get(movement, tag)
     return TrendRow(
         indicator=indicator,
@@ -251,7 +251,9 @@ def _annotations(view: ComparisonView) -> dict[str, str]:
     anomalies = _totals(view.table("anomalies"))
     if anomalies.empty:
         return {}
-    return {str(r["indicator_id"]): _text(r["annotation"]) for r in anomalies.to_dict("records")}
+    return {
+        str(r["indicator_id"]): text_or_dash(r["annotation"]) for r in anomalies.to_dict("records")
+    }
 
 
 def evidence_rows(view: ComparisonView, catalogue: Catalogue) -> list[TrendRow]:
@@ -265,7 +267,7 @@ def evidence_rows(view: ComparisonView, catalogue: Catalogue) -> list[TrendRow]:
 
 
 def _date(value: Any) -> str:
-    return "" if _missing(value) else long_date(pd.Timestamp(value).date())
+    return "" if is_missing(value) else long_date(pd.Timestamp(value).date())
 
 
 def own_stage(view: ComparisonView, catalogue: Catalogue) -> Stage | None:
@@ -277,19 +279,19 @@ def own_stage(view: ComparisonView, catalogue: Catalogue) -> Stage | None:
     record = stage.iloc[0].to_dict()
     names = {d.id: d.name for d in catalogue.domains.values()}
     improved = [
-        names.get(d.strip(), d.strip()) for d in _text(record["improved_domains"]).split(",")
+        names.get(d.strip(), d.strip()) for d in text_or_dash(record["improved_domains"]).split(",")
     ]
     return Stage(
         stage=int(record["stage"]),
-        label=_text(record["stage_label"]),
-        as_of_period=_text(record["as_of_period"]),
+        label=text_or_dash(record["stage_label"]),
+        as_of_period=text_or_dash(record["as_of_period"]),
         months=int(record["months_since_start"]),
         start_date=_date(record["start_date"]),
-        trigger=_text(record["trigger"]),
-        focus_areas=_text(record["focus_areas"]),
+        trigger=text_or_dash(record["trigger"]),
+        focus_areas=text_or_dash(record["focus_areas"]),
         in_expected_order=bool(record["in_expected_order"]),
         improved_domains=[d for d in improved if d],
-        judgement=_text(record.get("latest_judgement")),
+        judgement=text_or_dash(record.get("latest_judgement")),
         judgement_date=_date(record.get("latest_judgement_date")),
     )
 
@@ -308,7 +310,7 @@ def domain_rows(view: ComparisonView, catalogue: Catalogue) -> list[DomainRow]:
                 n_with_data=int(r["n_with_data"]),
                 n_improving=int(r["n_improving"]),
                 n_declining=int(r["n_declining"]),
-                share="" if _missing(share) else f"{float(share):.0%}",
+                share="" if is_missing(share) else f"{float(share):.0%}",
                 improved=bool(r["improved"]),
             )
         )
@@ -347,7 +349,7 @@ def peer_rows(shared: SharedProgressView, la_code: str) -> tuple[list[PeerRow], 
             name=_la_name(str(r["la_code"])),
             months=int(r["months_since_start"]),
             difference=int(r["months_difference"]) if near else None,
-            stage_label=_text(r["stage_label"]),
+            stage_label=text_or_dash(r["stage_label"]),
             start_date=_date(r["start_date"]),
             n_read=int(read.get(str(r["la_code"]), 0)),
         )
@@ -374,13 +376,13 @@ def next_rows(
                 months_to=int(r["offset_to_months"]),
                 n_las=int(r["n_las"]),
                 median=Figure(None, WITHHELD)
-                if _missing(median)
+                if is_missing(median)
                 else Figure(value_text(indicator, float(median), statistic=True)),
                 n_change=int(r["n_change"]),
                 change=Figure(None, WITHHELD)
-                if _missing(change)
+                if is_missing(change)
                 else Figure(
-                    _number(float(change), _slope_decimals(indicator), signed=True)
+                    number_text(float(change), _slope_decimals(indicator), signed=True)
                     + _slope_unit(indicator)
                 ),
             )
@@ -408,7 +410,7 @@ def _code(organisation: Organisation) -> str:
 @bp.get("/")
 @requires(Permission.LA_VIEW)
 def index() -> ResponseReturnValue:
-    principal, organisation, view = _own_view()
+    principal, organisation, view = own_view()
     catalogue = load_catalogue()
     if view is None:
         return render_template("progress/index.html", organisation=organisation, view=None)
@@ -416,7 +418,7 @@ def index() -> ResponseReturnValue:
     context: dict[str, Any] = {
         "organisation": organisation,
         "view": view,
-        "banner": _banner(view),
+        "banner": banner_of(view),
         "stage": stage,
         "min_points": MIN_TREND_POINTS,
     }
@@ -443,7 +445,7 @@ def indicator(indicator_id: str) -> ResponseReturnValue:
     chosen = catalogue.indicators.get(indicator_id)
     if chosen is None:
         abort(404)
-    principal, organisation, view = _own_view()
+    principal, organisation, view = own_view()
     context: dict[str, Any] = {
         "organisation": organisation,
         "indicator": chosen,
@@ -466,11 +468,11 @@ def indicator(indicator_id: str) -> ResponseReturnValue:
     )
     shared = _shared(principal) if stage is not None else None
     context.update(
-        banner=_banner(view),
+        banner=banner_of(view),
         trend=trend_row(chosen, mine.iloc[0].to_dict()) if not mine.empty else None,
         values=[
             (str(r["period"]), Figure(None, "no value in your return"))
-            if _missing(r["value"])
+            if is_missing(r["value"])
             else (str(r["period"]), Figure(value_text(chosen, float(r["value"]))))
             for r in values.to_dict("records")
         ],
