@@ -256,8 +256,8 @@ def signed_in(browser: Browser, portal: Portal) -> Iterator[BrowserContext]:
 @pytest.fixture(scope="module")
 def alliance_signed_in(browser: Browser, portal: Portal) -> Iterator[BrowserContext]:
     """A browser context signed in as the North East alliance's demo viewer (who starts on
-    their account page)."""
-    context = _signed_in_context(browser, portal, ALLIANCE_VIEWER, r"/account$")
+    their alliance's comparisons)."""
+    context = _signed_in_context(browser, portal, ALLIANCE_VIEWER, r"/alliance/$")
     yield context
     context.close()
 
