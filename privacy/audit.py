@@ -48,6 +48,7 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 from scipy.sparse.csgraph import breadth_first_order, connected_components
 
+from ._moves import MOVE_CERTIFIED, Grid
 from ._screen import outer_screen
 from .cells import KEY, Attacker, Relations, Structure, ancestors, build_relations, descendants
 from .certificates import local_intervals
@@ -325,13 +326,25 @@ def audit(
     protection_width: int,
     attackers: Sequence[Attacker] = (),
     relations: Relations | None = None,
+    exact: bool = False,
 ) -> AuditReport:
     """Audit a protected frame (see the module docstring). ``relations`` may be passed when
-    already built for the same cells in the same row order."""
+    already built for the same cells in the same row order.
+
+    By default cells the certificates prove protected (cycle moves, local LPs) get one row
+    with the proved (inner) interval; ``exact=True`` solves the LPs for every cell instead,
+    so every row is an LP optimum (slower; the verdict is the same)."""
     frame = protected.reset_index(drop=True)
     if relations is None:
         relations = build_relations(frame, structure)
-    return _audit(frame, relations, protection_width=protection_width, attackers=attackers)
+    return _audit(
+        frame,
+        relations,
+        protection_width=protection_width,
+        attackers=attackers,
+        certify=not exact,
+        additive_topics=structure.additive_topics,
+    )
 
 
 def _audit(
@@ -343,12 +356,16 @@ def _audit(
     victims: np.ndarray | None = None,
     fail_fast: bool = False,
     certify: bool = True,
+    additive_topics: frozenset[str] | None = None,
+    grid: Grid | None = None,
 ) -> AuditReport:
     """:func:`audit` on a 0..n-1 indexed frame.
 
     ``victims`` (a cell mask) limits the audit to those primary cells. ``fail_fast``: a cell
     is reported with its first failing attacker only (enough to repair it), which saves the
-    other attackers' LPs while a pattern is still being built.
+    other attackers' LPs while a pattern is still being built. ``grid``: the
+    :class:`privacy._moves.Grid` of this frame and relations, when the caller has one (it does
+    not depend on the pattern, so the suppression loop builds it once).
     """
     truth = frame["count"].to_numpy(np.float64)
     lower = frame["known_lower"].to_numpy(np.float64)
@@ -367,6 +384,23 @@ def _audit(
     pinned = np.flatnonzero(victim & fixed)
     if len(pinned):
         rows.append(_rows(pinned, [OUTSIDER] * len(pinned), truth[pinned], truth[pinned]))
+
+    if (victim & free).any() and certify:
+        if grid is None:
+            grid = Grid(frame, relations, additive_topics)
+        cells, lo, hi, _ = grid.certify(
+            np.isinf(upper),
+            lower,
+            upper,
+            np.flatnonzero(victim & free),
+            attackers,
+            protection_width,
+        )
+        stats["certified_by_moves"] = len(cells)
+        if len(cells):
+            rows.append(_rows(cells, [MOVE_CERTIFIED] * len(cells), lo, hi))
+            victim = victim.copy()
+            victim[cells] = False
 
     if (victim & free).any() and certify:
         # Cheap inner bounds first: a cell they already show wide enough is protected against

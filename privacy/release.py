@@ -359,43 +359,58 @@ def _attackers(attackers: Sequence[tuple[str, frozenset[str]]]) -> list[Any]:
 
 
 def _protect_part(
-    cells: pd.DataFrame, structure: Any, suppression: Any, attackers: list[Any]
+    cells: pd.DataFrame,
+    structure: Any,
+    suppression: Any,
+    attackers: list[Any],
+    refine: bool = False,
 ) -> tuple[pd.DataFrame, Any]:
     """Protect and audit one part of a release (whole indicators): ``(protected, report)``.
 
     ``suppression`` is a SuppressionPolicy, or its fields as a dict when sent to another
     process (its read-only mapping does not pickle)."""
     from . import suppression as sdc
-    from .audit import audit
+    from .audit import AuditReport, audit
     from .policy import SuppressionPolicy
 
     if isinstance(suppression, dict):
         suppression = SuppressionPolicy(**suppression)
 
-    protected = sdc.protect(cells, structure, suppression, attackers=attackers)
-    # The gate: an independent audit of the finished pattern, whatever produced it.
-    report = audit(
-        protected,
-        structure,
+    # Relations never cross indicators, so each is protected and audited on its own: the
+    # audit loop's rounds for a hard cell then cost one indicator, not the whole part.
+    # ``refine``: also give back complements the audit does not need (small releases).
+    done = []
+    reports = []
+    for _, one in cells.groupby("indicator_id", sort=True):
+        protected = sdc.protect(one, structure, suppression, attackers=attackers, refine=refine)
+        # The gate: an independent audit of the finished pattern, whatever produced it.
+        reports.append(
+            audit(
+                protected,
+                structure,
+                protection_width=suppression.protection_width,
+                attackers=attackers,
+            )
+        )
+        done.append(protected)
+    stats: dict[str, int] = {}
+    for r in reports:
+        for key, value in r.stats.items():
+            stats[key] = stats.get(key, 0) + value
+    report = AuditReport(
+        intervals=pd.concat([r.intervals for r in reports], ignore_index=True),
         protection_width=suppression.protection_width,
-        attackers=attackers,
+        stats=stats,
     )
-    return protected, report
+    return pd.concat(done, ignore_index=True), report
 
 
-def _parts(cells: pd.DataFrame, n: int) -> list[pd.DataFrame]:
-    """Split by indicator into ``n`` parts of similar size. Relations never cross indicators
-    (sums are within an indicator; bounds within one of its cells), so the parts can be
-    protected and audited independently and the result is the same as for the whole."""
-    sizes = cells.groupby("indicator_id", sort=True).size().sort_values(ascending=False)
-    load = [0] * n
-    bucket: dict[str, int] = {}
-    for indicator, size in sizes.items():
-        k = load.index(min(load))
-        bucket[str(indicator)] = k
-        load[k] += int(size)
-    which = cells["indicator_id"].map(bucket).to_numpy()
-    return [cells[which == k] for k in range(n) if (which == k).any()]
+def _by_indicator(cells: pd.DataFrame) -> list[pd.DataFrame]:
+    """One part per indicator, largest first. Relations never cross indicators (sums are
+    within an indicator; bounds within one of its cells), so the parts can be protected and
+    audited independently and the result is the same as for the whole."""
+    parts = [part for _, part in cells.groupby("indicator_id", sort=True)]
+    return sorted(parts, key=len, reverse=True)
 
 
 def _fields(policy: Any) -> dict[str, Any]:
@@ -418,11 +433,15 @@ def _suppress(
     attackers: list[Any],
     workers: int | None = None,
 ) -> ProtectedRelease:
+    from ._complements import REFINE_MAX_CELLS
     from .audit import AuditReport, DisclosureRisk
 
     workers = _workers(workers)
-    parts = _parts(cells, workers * 4) if workers > 1 else [cells]
-    if len(parts) > 1:
+    # A small release is refined too (fewer complements), as protect does for small frames.
+    refine = len(cells) <= REFINE_MAX_CELLS
+    if workers > 1 and cells["indicator_id"].nunique() > 1:
+        # One task per indicator, largest first, so both cores stay busy to the end.
+        parts = _by_indicator(cells)
         context = multiprocessing.get_context("spawn")  # no forked copies of app state
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             results = list(
@@ -432,10 +451,14 @@ def _suppress(
                     [structure] * len(parts),
                     [_fields(policy.suppression)] * len(parts),
                     [attackers] * len(parts),
+                    [refine] * len(parts),
                 )
             )
+        # Back in indicator order, whatever order the tasks ran in.
+        order = np.argsort([str(p["indicator_id"].iloc[0]) for p in parts], kind="stable")
+        results = [results[i] for i in order]
     else:
-        results = [_protect_part(cells, structure, policy.suppression, attackers)]
+        results = [_protect_part(cells, structure, policy.suppression, attackers, refine)]
     protected = pd.concat([r[0] for r in results], ignore_index=True)
     reports = [r[1] for r in results]
     stats: dict[str, int] = {}

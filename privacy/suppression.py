@@ -49,8 +49,9 @@ from ._complements import (
     deletion,
     units,
 )
+from ._moves import MOVE_CERTIFIED, Grid
 from ._screen import screen
-from .audit import AuditReport, DisclosureRisk, _audit
+from .audit import AuditReport, DisclosureRisk, _audit, _big_bound, _intervals, _rows
 from .cells import KEY, Attacker, Relations, Structure, build_relations, descendants, validate_cells
 from .policy import SUPPRESSED_SYMBOL, SuppressionPolicy
 
@@ -187,6 +188,28 @@ def apply_pattern(
     out["known_lower"] = lo.astype(np.float64)
     out["known_upper"] = hi.astype(np.float64)
     return out
+
+
+def _known_fn(frame: pd.DataFrame, policy: SuppressionPolicy):  # type: ignore[no-untyped-def]
+    """``hidden -> (known_lower, known_upper)``: what readers know of each cell under a
+    pattern, as :func:`apply_pattern` computes it, without building a frame."""
+    count = frame["count"].to_numpy(np.int64)
+    public = frame["public"].to_numpy(bool)
+    level_base = frame["geographic_level"].map(dict(policy.round_levels)).fillna(0)
+    level_base = level_base.to_numpy(np.int64)
+    shown = count.copy()
+    for b in np.unique(level_base[level_base > 1]):
+        at = level_base == b
+        shown[at] = round_counts(count[at], int(b), policy.rounding)
+
+    def known(hidden: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        base = np.where(hidden | public, 0, level_base)
+        lo, hi = known_intervals(np.where(base > 1, shown, count), base, policy)
+        lo = np.where(hidden, policy.known_lower_suppressed, lo)
+        hi = np.where(hidden, np.inf, hi)
+        return lo.astype(np.float64), hi.astype(np.float64)
+
+    return known
 
 
 # --- choosing complements ---------------------------------------------------------------------
@@ -393,6 +416,7 @@ def _protect(
     first: np.ndarray,
     attackers: Sequence[Attacker],
     relations: Relations | None,
+    refine: bool = True,
 ) -> tuple[pd.DataFrame, np.ndarray, AuditReport]:
     """The suppression loop on a validated 0..n-1 frame (``first``: primary cells)."""
     if relations is None:
@@ -407,6 +431,21 @@ def _protect(
     loose = frame["geographic_level"].isin(list(policy.round_levels)).to_numpy() & ~public
     member = sp.csr_array(abs(relations.eq).astype(bool).astype(np.int8))
     hidden = _singleton_pass(member, first, loose, eligible, cost)
+    # Cycles first (privacy._moves): a vectorised hypercube-style pass that suppresses, for
+    # each primary cell, moves no attacker knows, until closed-form certificates prove it
+    # protected; the audit loop below only has the cells it could not settle.
+    grid = Grid(frame, relations, structure.additive_topics)
+    hidden, proved = grid.construct(
+        hidden,
+        eligible,
+        _known_fn(frame, policy),
+        np.flatnonzero(first),
+        attackers,
+        policy.protection_width,
+        policy.known_lower_suppressed,
+        rank,
+    )
+    hidden[:] = _singleton_pass(member, hidden, loose, eligible, cost)
     below = {area: set(under) for area, under in descendants(frame).items()}
     near = _Neighbours(relations)
     positions = frame.reset_index().set_index(KEY)["index"]
@@ -435,8 +474,20 @@ def _protect(
         hidden[:] = _singleton_pass(member, hidden, loose, eligible, cost)
     # Suppressing one more cell only widens every attacker's feasible set, so a cell that
     # passed stays passed: each round audits just the cells that failed the round before.
-    failing: np.ndarray | None = None
-    previous: AuditReport | None = None
+    # The cells the cycles proved need no audit round: their proofs start the report.
+    cells, lo, hi = proved
+    previous: AuditReport | None = AuditReport(
+        intervals=_intervals(
+            frame,
+            [_rows(cells, [MOVE_CERTIFIED] * len(cells), lo, hi)],
+            policy.protection_width,
+            _big_bound(frame["count"].to_numpy(np.float64)),
+        ),
+        protection_width=policy.protection_width,
+        stats={"certified_by_moves": len(cells)},
+    )
+    failing: np.ndarray | None = first.copy()
+    failing[cells] = False
     report: AuditReport | None = None
     for _ in range(MAX_ROUNDS):
         protected = apply_pattern(frame, policy, hidden, first)
@@ -447,6 +498,8 @@ def _protect(
             attackers=attackers,
             victims=failing,
             fail_fast=True,
+            additive_topics=structure.additive_topics,
+            grid=grid,
         )
         if previous is not None:
             report = _merge_reports(previous, report)
@@ -474,6 +527,8 @@ def _protect(
     else:  # pragma: no cover - see MAX_ROUNDS
         raise DisclosureRisk(report)  # type: ignore[arg-type]
     assert report is not None
+    if not refine:
+        return protected, hidden, report
     better = _fewer_complements(
         frame, policy, relations, attackers, hidden, first, eligible, loose, rank, positions
     )
@@ -577,6 +632,7 @@ def protect(
     *,
     attackers: Sequence[Attacker] = (),
     relations: Relations | None = None,
+    refine: bool = True,
 ) -> pd.DataFrame:
     """Primary suppression, complementary suppression and rounding by ``policy``, audited.
 
@@ -584,9 +640,18 @@ def protect(
     :func:`privacy.audit.audit` with the policy's protection width for the outsider and every
     attacker given. Raises :class:`privacy.audit.DisclosureRisk` if no pattern can protect
     some cell (e.g. a public total whose other parts an attacker knows).
+
+    ``refine=False`` skips the refinement step (fewer complements on small tables, at the cost
+    of many more audits): a national release, protected one indicator at a time, uses it.
     """
     frame = validate_cells(cells)
     protected, _, _ = _protect(
-        frame, structure, policy, primary(frame, policy).to_numpy(), attackers, relations
+        frame,
+        structure,
+        policy,
+        primary(frame, policy).to_numpy(),
+        attackers,
+        relations,
+        refine=refine,
     )
     return protected

@@ -126,7 +126,7 @@ def _journeys_context_and_comparisons(actor, periods: list[int]) -> None:  # typ
             "national releases of "
             + ", ".join(map(str, queued))
             + " queued: the worker builds them in the background, one year after another (see"
-            " /admin/jobs; with the default DfE policy each takes minutes). Until a year's"
+            " /admin/jobs; with the default DfE policy each takes under a minute). Until a year's"
             " release is built, LAs see their own figures without others' values"
         )
 
@@ -139,8 +139,8 @@ def _journeys_context_and_comparisons(actor, periods: list[int]) -> None:  # typ
     default=None,
     metavar="NAME",
     help=(
-        "Set the national release policy first (e.g. dp: its releases build in seconds; the "
-        "default DfE suppression takes minutes per year). Default: leave it as it is."
+        "Set the national release policy first (e.g. dp, differentially private noise instead "
+        "of the default DfE suppression). Default: leave it as it is."
     ),
 )
 @with_appcontext  # a group's own callback gets no app context from Flask's CLI

@@ -5,7 +5,8 @@
    ``privacy.suppression.protect``'s complementary suppressions as a ratio to the exact optimum
    (sdc_optimum.py: Benders MILP with HiGHS, proven optimal), summed over the tables and for
    the worst table. Target <= 1.10x.
-2. National release speed: ``protect`` + ``audit`` of a full national release for one period
+2. National release speed: ``privacy.release.protect_release`` (``protect`` and the gate's
+   ``audit`` of every indicator, on every core) of a full national release for one period
    (153 LAs, Inner/Outer London, 9 regions, England x every indicator and breakdown cell of the
    synthetic data), attackers each LA and each region's LAs as a coalition, policy DFE. The
    issue's target is absolute (<= 30 s on the 2-core machine), so the figure's baseline is that
@@ -316,54 +317,63 @@ from schemas.catalogue import load_catalogue
 from schemas.reference import load_reference
 from schemas.synth import generate
 from privacy.national import national_cells
-from privacy.cells import Attacker
-from privacy.policy import DFE
-from privacy.suppression import protect
-from privacy.audit import audit
+from privacy.release import policy_by_name, protect_release
 
-rows = generate(periods=[2025], seed=1)
-cells, structure = national_cells(rows, load_catalogue(), load_reference())
-areas = cells[["area_code", "parent_code", "geographic_level"]].drop_duplicates("area_code")
-parent = dict(zip(areas["area_code"], areas["parent_code"]))
-def region(code):
-    while parent.get(parent.get(code, ""), ""):  # climb until the parent is England
-        code = parent[code]
-    return code
-las = sorted(areas.loc[areas["geographic_level"] == "Local authority", "area_code"])
-regions = {}
-for la in las:
-    regions.setdefault(region(la), set()).add(la)
-attackers = [Attacker(la, frozenset({la})) for la in las]
-attackers += [Attacker("region " + r, frozenset(m)) for r, m in sorted(regions.items())]
-start = time.perf_counter()
-cells.groupby(["indicator_id", "breakdown_topic", "breakdown", "measure"])["count"].sum()
-floor = time.perf_counter() - start
-start = time.perf_counter()
-protected = protect(cells, structure, DFE, attackers=attackers)
-protect_s = time.perf_counter() - start
-start = time.perf_counter()
-report = audit(protected, structure, protection_width=DFE.protection_width, attackers=attackers)
-audit_s = time.perf_counter() - start
-print(json.dumps({
-    "cells": len(cells), "las": len(las), "regions": len(regions), "attackers": len(attackers),
-    "primary": int((protected["status"] == "primary").sum()),
-    "secondary": int((protected["status"] == "secondary").sum()),
-    "groupby_s": floor, "protect_s": protect_s, "audit_s": audit_s, "ok": report.ok,
-    "summary": report.summary(),
-}))
+if __name__ == "__main__":  # protect_release starts worker processes (spawn)
+    rows = generate(periods=[2025], seed=1)
+    catalogue = load_catalogue()
+    cells, structure = national_cells(rows, catalogue, load_reference())
+    areas = cells[["area_code", "parent_code", "geographic_level"]].drop_duplicates("area_code")
+    parent = dict(zip(areas["area_code"], areas["parent_code"]))
+    def region(code):
+        while parent.get(parent.get(code, ""), ""):  # climb until the parent is England
+            code = parent[code]
+        return code
+    las = sorted(areas.loc[areas["geographic_level"] == "Local authority", "area_code"])
+    regions = {}
+    for la in las:
+        regions.setdefault(region(la), set()).add(la)
+    attackers = [(la, frozenset({la})) for la in las]
+    attackers += [("region " + r, frozenset(m)) for r, m in sorted(regions.items())]
+    start = time.perf_counter()
+    cells.groupby(["indicator_id", "breakdown_topic", "breakdown", "measure"])["count"].sum()
+    floor = time.perf_counter() - start
+    start = time.perf_counter()
+    # The exchange's path: every indicator protected and then audited by the gate, on every
+    # core (2 on the benchmark machine).
+    release = protect_release(
+        cells, structure, policy_by_name("dfe"), catalogue=catalogue, attackers=attackers
+    )
+    total_s = time.perf_counter() - start
+    protected, report = release.cells, release.audit
+    level = protected["geographic_level"]
+    secondary = protected["status"] == "secondary"
+    print(json.dumps({
+        "cells": len(cells), "las": len(las), "regions": len(regions),
+        "attackers": len(attackers),
+        "primary": int((protected["status"] == "primary").sum()),
+        "secondary": int(secondary.sum()),
+        "secondary_by_level": {str(k): int(v) for k, v in secondary.groupby(level).sum().items()},
+        "groupby_s": floor, "total_s": total_s, "ok": report.ok,
+        "summary": report.summary(),
+    }))
 """
 
 
-def _speed(_data: Path) -> list[Figure]:
+def _speed(data: Path) -> list[Figure]:
     name = "protect + audit national release, 1 period (absolute target 30 s)"
+    # A file, not ``-c``: the release's worker processes re-import the main module.
+    script = data / "bench_national_release.py"
+    script.write_text(_NATIONAL_SCRIPT)
     try:
         out = subprocess.run(
-            [sys.executable, "-c", _NATIONAL_SCRIPT],
+            [sys.executable, script],
             capture_output=True,
             text=True,
             timeout=SPEED_TIMEOUT,
             check=False,
             cwd=HERE.parents[1],
+            env={**os.environ, "PYTHONPATH": str(HERE.parents[1])},
         )
     except subprocess.TimeoutExpired:
         print(
@@ -388,15 +398,20 @@ def _speed(_data: Path) -> list[Figure]:
     print(
         f"  {result['cells']} cells ({result['las']} LAs, {result['regions']} regions), "
         f"{result['attackers']} attackers; {result['primary']} primary, {result['secondary']} "
-        f"secondary; protect {result['protect_s']:.1f} s + audit {result['audit_s']:.1f} s; "
-        f"audit ok {result['ok']}; floor: one pandas groupby-sum over the cells "
-        f"{result['groupby_s']:.3f} s",
+        f"secondary ({result['secondary_by_level']}); protect + gate audit "
+        f"{result['total_s']:.1f} s; audit ok {result['ok']} "
+        f"({result['summary'].get('certified_by_moves', 0)} primary cells certified by cycle "
+        f"moves, {result['summary'].get('lp_copies', 0)} LP copies); floor: one pandas "
+        f"groupby-sum over the cells {result['groupby_s']:.3f} s",
         flush=True,
     )
     if not result["ok"]:
         print(f"  AUDIT FAILED: {result['summary']}", flush=True)
-    total = result["protect_s"] + result["audit_s"]
-    return [Figure(name, total, "s", "30 s budget", SPEED_BUDGET, 1.0)]
+    if not result["ok"]:
+        return [
+            Figure(name + " [AUDIT FAILED]", float("inf"), "s", "30 s budget", SPEED_BUDGET, 1.0)
+        ]
+    return [Figure(name, result["total_s"], "s", "30 s budget", SPEED_BUDGET, 1.0)]
 
 
 # --- 3. ACRO comparison ---------------------------------------------------------------------

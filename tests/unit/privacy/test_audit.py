@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from tables import grid, hide, la_attackers, random_table, reference_intervals, region_coalitions
 
+from privacy._moves import MOVE_CERTIFIED
 from privacy.audit import OUTSIDER, DisclosureRisk, audit, require_protected
 from privacy.cells import KEY, Attacker, Structure
 from privacy.policy import DFE, SuppressionPolicy
@@ -43,8 +44,12 @@ def test_audit_rectangle_gives_the_lp_interval() -> None:
     # A.Male = 3 + t with A.Female = 20 - t, B.Male = 30 - t, B.Female = 25 + t, all >= 1.
     cells = grid({"A": (3, 20), "B": (30, 25)})
     hidden = hide(cells, ("A", "Male"), ("A", "Female"), ("B", "Male"), ("B", "Female"))
-    report = audit(apply_pattern(cells, PLAIN, hidden), GENDER, protection_width=5)
+    protected = apply_pattern(cells, PLAIN, hidden)
+    report = audit(protected, GENDER, protection_width=5, exact=True)
     assert interval(report, "A", "Male") == pytest.approx((1.0, 22.0))
+    # The cycle certificate proves the same interval without an LP.
+    certified = audit(protected, GENDER, protection_width=5)
+    assert interval(certified, "A", "Male", MOVE_CERTIFIED) == pytest.approx((1.0, 22.0))
     assert report.ok
 
 
