@@ -118,6 +118,20 @@ class AuditReport:
     def ok(self) -> bool:
         return bool(self.intervals["ok"].all())
 
+    @classmethod
+    def combine(cls, reports: Sequence[AuditReport], protection_width: int) -> AuditReport:
+        """One report for parts audited on their own (e.g. the indicators of a release):
+        their rows together, their statistics summed."""
+        stats: dict[str, int] = {}
+        for report in reports:
+            for key, value in report.stats.items():
+                stats[key] = stats.get(key, 0) + value
+        rows = [r.intervals for r in reports]
+        intervals = (
+            pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=INTERVAL_COLUMNS)
+        )
+        return cls(intervals=intervals, protection_width=protection_width, stats=stats)
+
     def failures(self) -> pd.DataFrame:
         """The (cell, attacker) rows whose interval is narrower than the protection width."""
         return self.intervals.loc[~self.intervals["ok"]].reset_index(drop=True)

@@ -393,15 +393,7 @@ def _protect_part(
             )
         )
         done.append(protected)
-    stats: dict[str, int] = {}
-    for r in reports:
-        for key, value in r.stats.items():
-            stats[key] = stats.get(key, 0) + value
-    report = AuditReport(
-        intervals=pd.concat([r.intervals for r in reports], ignore_index=True),
-        protection_width=suppression.protection_width,
-        stats=stats,
-    )
+    report = AuditReport.combine(reports, suppression.protection_width)
     return pd.concat(done, ignore_index=True), report
 
 
@@ -460,16 +452,7 @@ def _suppress(
     else:
         results = [_protect_part(cells, structure, policy.suppression, attackers, refine)]
     protected = pd.concat([r[0] for r in results], ignore_index=True)
-    reports = [r[1] for r in results]
-    stats: dict[str, int] = {}
-    for r in reports:
-        for key, value in r.stats.items():
-            stats[key] = stats.get(key, 0) + value
-    report = AuditReport(
-        intervals=pd.concat([r.intervals for r in reports], ignore_index=True),
-        protection_width=policy.suppression.protection_width,
-        stats=stats,
-    )
+    report = AuditReport.combine([r[1] for r in results], policy.suppression.protection_width)
     if not report.ok:
         raise DisclosureRisk(report)
     return ProtectedRelease(protected, policy, audit=report)
