@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -101,6 +101,22 @@ def record(
 class ChainBreak:
     seq: int
     reason: str
+
+
+class Actor(Protocol):
+    """Who acted: a signed-in principal, or the system (``user_id`` None)."""
+
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def user_id(self) -> int | None: ...
+
+
+def record_by(session: Session, action: str, actor: Actor, **fields: Any) -> AuditEvent:
+    """:func:`record` with the actor's label and user id taken from ``actor`` (the form every
+    action uses)."""
+    return record(session, action, actor_label=actor.label, actor_user_id=actor.user_id, **fields)
 
 
 def _events(session: Session, batch: int = 5_000) -> Iterator[AuditEvent]:

@@ -439,11 +439,10 @@ def _authorise(session: Session, actor: Principal, action: str, target: str) -> 
     if allowed(actor, Permission.ADMINISTER):
         return
     with one_transaction(session):
-        audit.record(
+        audit.record_by(
             session,
             action,
-            actor_label=actor.label,
-            actor_user_id=actor.user_id,
+            actor,
             organisation_id=actor.organisation_id,
             target_type="user",
             outcome="denied",

@@ -37,11 +37,10 @@ def _record(
     session: Session, actor: Principal, *, outcome: str, details: dict[str, object]
 ) -> None:
     with one_transaction(session):
-        audit.record(
+        audit.record_by(
             session,
             AUDIT_VERIFIED,
-            actor_label=actor.label,
-            actor_user_id=actor.user_id,
+            actor,
             organisation_id=actor.organisation_id,
             target_type="audit_log",
             outcome=outcome,
@@ -65,11 +64,10 @@ def record_download(
     in its own transaction. The caller has already authorised the download; the event says who
     took which artefact, in which format, never its contents."""
     with one_transaction(session):
-        audit.record(
+        audit.record_by(
             session,
             DOWNLOADED,
-            actor_label=actor.label,
-            actor_user_id=actor.user_id,
+            actor,
             organisation_id=organisation_id,
             target_type=what,
             target_id=target_id,

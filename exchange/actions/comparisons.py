@@ -729,11 +729,10 @@ def _recompute(
                 "seconds": round(time.monotonic() - started, 2),
             }
             session.flush()
-            audit.record(
+            audit.record_by(
                 session,
                 RECOMPUTED,
-                actor_label=actor.label,
-                actor_user_id=actor.user_id,
+                actor,
                 target_type="comparison_set",
                 target_id=new.id,
                 details={

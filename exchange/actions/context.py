@@ -71,11 +71,10 @@ def _reject(
     for problem in error.problems:
         rules[problem.rule] = rules.get(problem.rule, 0) + 1
     with one_transaction(session):
-        audit.record(
+        audit.record_by(
             session,
             REJECTED,
-            actor_label=actor.label,
-            actor_user_id=actor.user_id,
+            actor,
             outcome="refused",
             target_type="context_file",
             target_id=name,
@@ -146,11 +145,10 @@ def load_context(session: Session, actor: Principal, data: bytes, filename: str)
             ],
         )
         missing = int(values["value"].isna().sum())
-        audit.record(
+        audit.record_by(
             session,
             LOADED,
-            actor_label=actor.label,
-            actor_user_id=actor.user_id,
+            actor,
             target_type="context_dataset",
             target_id=dataset.id,
             details={

@@ -134,11 +134,10 @@ def _deny(
     """Audit a refusal (outcome ``denied``) in its own transaction; the error to raise."""
     session.rollback()
     with one_transaction(session):
-        audit.record(
+        audit.record_by(
             session,
             action,
-            actor_label=actor.label,
-            actor_user_id=actor.user_id,
+            actor,
             organisation_id=owner.id,
             target_type="organisation",
             target_id=owner.id,
@@ -295,11 +294,10 @@ def _comparisons_changed(session: Session, actor: Principal, owner: Organisation
 def _event(
     session: Session, action: str, actor: Principal, chosen: CustomComparisonSet, **more: Any
 ) -> None:
-    audit.record(
+    audit.record_by(
         session,
         action,
-        actor_label=actor.label,
-        actor_user_id=actor.user_id,
+        actor,
         organisation_id=chosen.owner_organisation_id,
         target_type="custom_comparison_set",
         target_id=chosen.id,

@@ -284,11 +284,10 @@ def _enrol(session: Session, actor: Principal, user_id: int) -> str:
         user.totp_last_step = None
         user.mfa_enrolled_at = clock.now()
         user.session_version += 1
-        audit.record(
+        audit.record_by(
             session,
             "mfa_enrolled",
-            actor_label=actor.label,
-            actor_user_id=actor.user_id,
+            actor,
             organisation_id=user.organisation_id,
             target_type="user",
             target_id=user.id,
@@ -354,11 +353,10 @@ def demo_code(session: Session, actor: Principal, email: str) -> str:
             step = user.totp_last_step + 1
             if step > now_step + mfa.VALID_WINDOW:
                 raise DemoError("this account's codes have all been used: wait 30 seconds")
-        audit.record(
+        audit.record_by(
             session,
             "demo_code_issued",
-            actor_label=actor.label,
-            actor_user_id=actor.user_id,
+            actor,
             organisation_id=user.organisation_id,
             target_type="user",
             target_id=user.id,

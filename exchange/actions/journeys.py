@@ -160,11 +160,10 @@ def _deny(
     """Audit a refusal (outcome ``denied``) in its own transaction; the error to raise."""
     session.rollback()
     with one_transaction(session):
-        audit.record(
+        audit.record_by(
             session,
             action,
-            actor_label=actor.label,
-            actor_user_id=actor.user_id,
+            actor,
             organisation_id=organisation_id,
             target_type="organisation" if organisation_id is not None else None,
             target_id=organisation_id,
@@ -385,11 +384,10 @@ def record_journey(
         )
         session.add(journey)
         session.flush()
-        audit.record(
+        audit.record_by(
             session,
             JOURNEY_RECORDED,
-            actor_label=actor.label,
-            actor_user_id=actor.user_id,
+            actor,
             organisation_id=org.id,
             target_type="improvement_journey",
             target_id=journey.id,
@@ -425,11 +423,10 @@ def end_journey(
         journey.ended_on = end
         journey.recorded_by_label = actor.label
         session.flush()
-        audit.record(
+        audit.record_by(
             session,
             JOURNEY_ENDED,
-            actor_label=actor.label,
-            actor_user_id=actor.user_id,
+            actor,
             organisation_id=org.id,
             target_type="improvement_journey",
             target_id=journey.id,
@@ -511,11 +508,10 @@ def open_journeys(session: Session, actor: Principal) -> list[ImprovementJourney
 def _judgement_event(
     session: Session, action: str, actor: Principal, judgement: OfstedJudgement, **more: Any
 ) -> None:
-    audit.record(
+    audit.record_by(
         session,
         action,
-        actor_label=actor.label,
-        actor_user_id=actor.user_id,
+        actor,
         organisation_id=judgement.organisation_id,
         target_type="ofsted_judgement",
         target_id=judgement.id,
@@ -803,11 +799,10 @@ def load_ofsted_judgements(
     if problems:
         session.rollback()
         with one_transaction(session):
-            audit.record(
+            audit.record_by(
                 session,
                 JUDGEMENTS_REFUSED,
-                actor_label=actor.label,
-                actor_user_id=actor.user_id,
+                actor,
                 target_type="file",
                 target_id=filename[:255],
                 outcome="refused",
@@ -847,11 +842,10 @@ def load_ofsted_judgements(
                 counts["unchanged"] += 1
         counts["authorities"] = len(org_ids)
         session.flush()
-        audit.record(
+        audit.record_by(
             session,
             JUDGEMENTS_LOADED,
-            actor_label=actor.label,
-            actor_user_id=actor.user_id,
+            actor,
             target_type="file",
             target_id=filename[:255],
             details={"filename": filename, **counts},
@@ -975,11 +969,10 @@ def demo_journeys(session: Session, actor: Principal, seed: int) -> int:
                 judgements += 1
         if loaded or judgements:
             session.flush()
-            audit.record(
+            audit.record_by(
                 session,
                 DEMO_LOADED,
-                actor_label=actor.label,
-                actor_user_id=actor.user_id,
+                actor,
                 details={"seed": seed, "journeys": loaded, "judgements": judgements},
             )
     return loaded

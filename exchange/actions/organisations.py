@@ -201,11 +201,10 @@ def _authorise(session: Session, actor: Principal, action: str, code: str) -> No
     if allowed(actor, Permission.ADMINISTER):
         return
     with one_transaction(session):
-        audit.record(
+        audit.record_by(
             session,
             action,
-            actor_label=actor.label,
-            actor_user_id=actor.user_id,
+            actor,
             target_type="organisation",
             outcome="denied",
             details={"code": code},
@@ -270,11 +269,10 @@ def _custom_alliance(session: Session, code: str) -> Organisation:
 def _record(
     session: Session, action: str, actor: Principal, alliance: Organisation, **details: Any
 ) -> None:
-    audit.record(
+    audit.record_by(
         session,
         action,
-        actor_label=actor.label,
-        actor_user_id=actor.user_id,
+        actor,
         organisation_id=alliance.id,
         target_type="organisation",
         target_id=alliance.id,

@@ -104,11 +104,10 @@ def set_channel_policy(
         else:
             setting.policy = policy
             setting.updated_by_label = actor.label
-        audit.record(
+        audit.record_by(
             session,
             POLICY_SET,
-            actor_label=actor.label,
-            actor_user_id=actor.user_id,
+            actor,
             target_type="release_channel",
             target_id=channel,
             details={"policy": policy, "previous": previous},
@@ -128,11 +127,10 @@ def set_privacy_budget(
             raise ValueError(f"organisation {organisation_id} is not a local authority")
         previous = organisation.privacy_budget
         organisation.privacy_budget = float(epsilon)
-        audit.record(
+        audit.record_by(
             session,
             "privacy_budget_set",
-            actor_label=actor.label,
-            actor_user_id=actor.user_id,
+            actor,
             organisation_id=organisation_id,
             target_type="organisation",
             target_id=organisation_id,
@@ -268,11 +266,10 @@ def _refuse(
     session: Session, actor: Principal, time_period: str, policy: str, reason: str, **details: Any
 ) -> ReleaseError:
     with one_transaction(session):
-        audit.record(
+        audit.record_by(
             session,
             REFUSED,
-            actor_label=actor.label,
-            actor_user_id=actor.user_id,
+            actor,
             outcome="refused",
             target_type="release",
             target_id=f"{NATIONAL}:{time_period}",
@@ -414,11 +411,10 @@ def build_national_release(
                     for row in spend.itertuples(index=False)
                 ],
             )
-        audit.record(
+        audit.record_by(
             session,
             BUILT,
-            actor_label=actor.label,
-            actor_user_id=actor.user_id,
+            actor,
             target_type="release",
             target_id=release.id,
             details={"label": release.label, "policy": name, **summary},
@@ -446,11 +442,10 @@ def export_release(session: Session, actor: Principal, release_id: int, out: Pat
     stem = f"cscx_{release.channel}_{release.time_period}_release_{release.number}"
     paths = write_ees(table, meta_table(), out, stem, release.footnotes)
     with one_transaction(session):
-        audit.record(
+        audit.record_by(
             session,
             EXPORTED,
-            actor_label=actor.label,
-            actor_user_id=actor.user_id,
+            actor,
             target_type="release",
             target_id=release.id,
             details={"label": release.label, "format": "ees_csv"},

@@ -128,11 +128,10 @@ def authorise(session: Session, actor: Principal, action: str, organisation_id: 
     if may(actor, action, organisation_id):
         return
     session.rollback()
-    audit.record(
+    audit.record_by(
         session,
         DENIED_ACTION,
-        actor_label=actor.label,
-        actor_user_id=actor.user_id,
+        actor,
         organisation_id=organisation_id,
         target_type="organisation",
         target_id=organisation_id,
@@ -295,11 +294,10 @@ def check_upload(
         return report, existing
     summary = report.summary()
     if rows is None or not report.ok:
-        audit.record(
+        audit.record_by(
             session,
             "validation_failed",
-            actor_label=actor.label,
-            actor_user_id=actor.user_id,
+            actor,
             organisation_id=organisation.id,
             target_type="organisation",
             target_id=organisation.id,
@@ -341,11 +339,10 @@ def check_upload(
     )
     session.add(pending)
     session.flush()
-    audit.record(
+    audit.record_by(
         session,
         "upload_validated",
-        actor_label=actor.label,
-        actor_user_id=actor.user_id,
+        actor,
         organisation_id=organisation.id,
         target_type="pending_upload",
         target_id=str(pending.id),
@@ -470,11 +467,10 @@ def accept_upload(
     written = _insert_values(session, rows, version.id)
     pending.status = PendingUploadStatus.ACCEPTED
     pending.decided_at = now
-    audit.record(
+    audit.record_by(
         session,
         "submission_accepted",
-        actor_label=actor.label,
-        actor_user_id=actor.user_id,
+        actor,
         organisation_id=pending.organisation_id,
         target_type="submission_version",
         target_id=version.id,
@@ -506,11 +502,10 @@ def discard_upload(
     _require_pending(pending)
     pending.status = PendingUploadStatus.DISCARDED
     pending.decided_at = utcnow()
-    audit.record(
+    audit.record_by(
         session,
         "upload_discarded",
-        actor_label=actor.label,
-        actor_user_id=actor.user_id,
+        actor,
         organisation_id=pending.organisation_id,
         target_type="pending_upload",
         target_id=str(pending.id),
@@ -546,11 +541,10 @@ def withdraw_version(
     # The reason is the submitter's free text: kept on the version, not copied into the audit
     # log, which must never carry anything that could be a data value.
     version.withdrawal_reason = reason
-    audit.record(
+    audit.record_by(
         session,
         "submission_withdrawn",
-        actor_label=actor.label,
-        actor_user_id=actor.user_id,
+        actor,
         organisation_id=submission.organisation_id,
         target_type="submission_version",
         target_id=version.id,
