@@ -6,8 +6,10 @@ Two steps refine the pattern the audit loop of :func:`privacy.suppression.protec
 
 * :func:`deletion`: a small unit (a table of at most :data:`DELETION_MAX_CELLS` cells linked
   by relations) is rebuilt from scratch: every eligible cell suppressed, then cells published
-  back, largest count first, while every primary cell stays protected. On the quality
-  benchmark's tables this gives about 40% fewer complements than the repair loop.
+  back in a given order (largest count first; or from the support of the LP relaxation, in
+  its order, see :mod:`privacy._relaxation`) while every primary cell stays protected. On the
+  quality benchmark's tables the better of the two has 47% fewer complements than the repair
+  loop.
 * :func:`cleanup` (the other units): the greedy repair over-suppresses (each round adds a
   cell for one failing attacker without looking back). Secondary cells are given back one
   at a time, largest count first; a removal stands only if every primary cell of the
@@ -95,14 +97,15 @@ def deletion(
     hidden: np.ndarray,
     first: np.ndarray,
     eligible: np.ndarray,
-    count: np.ndarray,
+    priority: np.ndarray,
     rank: np.ndarray,
     unit: np.ndarray,
     passing: Callable[[np.ndarray, np.ndarray], np.ndarray],
 ) -> np.ndarray:
     """Rebuild the pattern of small units by deletion: suppress every eligible cell of the
-    unit, then publish cells back one at a time, largest count first, keeping each that
-    leaves every primary cell of the unit protected.
+    unit, then publish cells back one at a time, lowest ``priority`` first (ties in key
+    order; ``-count`` publishes the largest counts first), keeping each that leaves every
+    primary cell of the unit protected.
 
     ``unit``: the unit label of each cell taking part (-1 elsewhere: those cells keep
     ``hidden``). ``passing(pattern, victims)``: for each cell, False where a victim of the
@@ -124,9 +127,9 @@ def deletion(
     labels = np.unique(unit[take & first])
     if not len(labels):
         return hidden
-    # Candidates per unit, largest count first, ties in key order.
+    # Candidates per unit, lowest priority first, ties in key order.
     cand = np.flatnonzero(take & eligible & ~first)
-    cand = cand[np.lexsort((rank[cand], -count[cand], unit[cand]))]
+    cand = cand[np.lexsort((rank[cand], priority[cand], unit[cand]))]
     queues = {int(u): list(cand[unit[cand] == u]) for u in labels}
     size = dict.fromkeys(queues, 1)
     while queues:

@@ -17,7 +17,9 @@ Complementary suppression works in three passes:
 
 3. Refinement (:mod:`privacy._complements`, frames of at most ``REFINE_MAX_CELLS`` cells):
    a small table is rebuilt by deletion (everything eligible suppressed, then cells published
-   back, largest first, while the audit still passes) and larger components are cleaned up
+   back while the audit still passes) twice: largest count first, and from the support and in
+   the order of the LP relaxation of the flow model (:mod:`privacy._relaxation`); the one with
+   fewer complements (then smaller counts) is kept. Larger components are cleaned up
    (secondary cells given back one at a time, largest first, where the audit still passes).
    The changed components are audited again and the repair's pattern stands unless they pass.
 
@@ -50,6 +52,7 @@ from ._complements import (
     units,
 )
 from ._moves import MOVE_CERTIFIED, Grid
+from ._relaxation import guide
 from ._screen import screen
 from .audit import AuditReport, DisclosureRisk, _audit, _big_bound, _intervals, _rows
 from .cells import KEY, Attacker, Relations, Structure, build_relations, descendants, validate_cells
@@ -594,8 +597,74 @@ def _fewer_complements(
     with_primary = np.zeros(len(sizes), bool)
     with_primary[unit[first]] = True
     rebuild = (sizes[unit] <= DELETION_MAX_CELLS) & with_primary[unit]
-    pattern = deletion(hidden, first, eligible, count, rank, np.where(rebuild, unit, -1), passing)
+    label = np.where(rebuild, unit, -1)
+    pattern = deletion(hidden, first, eligible, -count, rank, label, passing)
+    # The same deletion started from the LP relaxation's pattern, in its order; each unit
+    # keeps whichever has fewer complements (then the smaller total count).
+    guided = _guided(frame, policy, relations, attackers, first, eligible, label)
+    if guided is not None:
+        support, priority, led = guided
+        other = deletion(hidden, first, support, priority, rank, led, passing)
+        pattern = _better_per_unit(pattern, other, first, count, led)
     return cleanup(pattern, first, count, rank, loose, relations, rebuild, passing)
+
+
+def _guided(
+    frame: pd.DataFrame,
+    policy: SuppressionPolicy,
+    relations: Relations,
+    attackers: Sequence[Attacker],
+    first: np.ndarray,
+    eligible: np.ndarray,
+    label: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``(support, priority, unit label)`` from the LP relaxation of each unit to rebuild
+    (privacy._relaxation), or None when no unit could be guided (label -1 for those not)."""
+    count = frame["count"].to_numpy(np.int64)
+    area = frame["area_code"].to_numpy()
+    below = descendants(frame)
+    support = np.zeros(len(frame), bool)
+    priority = np.zeros(len(frame))
+    led = np.full(len(frame), -1, np.int64)
+    for u in np.unique(label[label >= 0]):
+        cells = np.flatnonzero(label == u)
+        got = guide(
+            count,
+            area,
+            below,
+            relations,
+            cells,
+            first,
+            eligible,
+            attackers,
+            policy.protection_width,
+            policy.known_lower_suppressed,
+        )
+        if got is None:
+            continue
+        support |= got[0]
+        priority[cells] = got[1][cells]
+        led[cells] = u
+    if not (led >= 0).any():
+        return None
+    return support, priority, led
+
+
+def _better_per_unit(
+    pattern: np.ndarray, other: np.ndarray, first: np.ndarray, count: np.ndarray, led: np.ndarray
+) -> np.ndarray:
+    """``pattern`` with each unit of ``led`` taken from ``other`` where that has fewer
+    complements, or as many with a smaller total count."""
+    out = pattern.copy()
+    for u in np.unique(led[led >= 0]):
+        at = led == u
+        mine, theirs = pattern & at & ~first, other & at & ~first
+        if (int(theirs.sum()), int(count[theirs].sum())) < (
+            int(mine.sum()),
+            int(count[mine].sum()),
+        ):
+            out[at] = other[at]
+    return out
 
 
 def _merge_reports(previous: AuditReport, fresh: AuditReport) -> AuditReport:

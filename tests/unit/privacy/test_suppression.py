@@ -218,7 +218,7 @@ def test_deletion_gives_the_one_at_a_time_result() -> None:
                 ok[victims & (unit == u)] = False
         return ok
 
-    got = deletion(np.zeros(n, bool), first, eligible, count, rank, unit, passing)
+    got = deletion(np.zeros(n, bool), first, eligible, -count, rank, unit, passing)
     expected = eligible | first
     for cell in np.lexsort((rank, -count)):
         if not eligible[cell] or first[cell]:
