@@ -49,9 +49,10 @@ MAX_VARIABLES = 400_000
 not guided: they keep the deletion by count. The quality benchmark's largest table needs
 about 150,000 (one LP solve takes a second or two there)."""
 
-MAX_DIVES = 40
-"""LP solves per unit at most; a dive that has not turned integral by then stops, and its
-support (every cell some flow uses) is still a start deletion can work from."""
+MAX_DIVES = 12
+"""LP solves per unit at most (the benchmark tables need 1 to 6; each solve of the largest takes
+one to three seconds); a dive that has not turned integral by then stops, and its support
+(every cell some flow uses) is still a start deletion can work from."""
 
 SLACK_COST = 1_000.0
 """Cost per unit of a flow's shortfall: far above any pattern's cost, so a flow falls short

@@ -62,6 +62,23 @@ def test_guide_support_passes_the_audit(seed: int, policy: SuppressionPolicy) ->
     assert report.ok, report.summary()
 
 
+def test_guide_support_passes_the_audit_without_diving(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every cell a flow moves has s > 0, so even the first relaxation's support (fractional,
+    # larger) protects every primary cell.
+    monkeypatch.setattr(_relaxation, "MAX_DIVES", 0)
+    cells, structure = random_table(5, regions=(3, 2), topics={"age_band": 3})
+    attackers = la_attackers(cells)
+    frame, first, got = _guide(cells, structure, EXACT, attackers)
+    assert got is not None
+    report = audit(
+        apply_pattern(frame, EXACT, got[0], first),
+        structure,
+        protection_width=EXACT.protection_width,
+        attackers=attackers,
+    )
+    assert report.ok, report.summary()
+
+
 def test_guide_declines_units_over_the_variable_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     cells, structure = random_table(1, regions=(2, 2), topics={"gender": 2})
     monkeypatch.setattr(_relaxation, "MAX_VARIABLES", 10)
