@@ -136,20 +136,30 @@ def _flows(
 ) -> list[tuple[int, float, np.ndarray]]:
     """The flows to route: (victim, signed amount, cells the attacker knows) per victim,
     direction and maximal knowledge (the outsider only when no attacker knows a cell)."""
+    n = len(where)
+    # Each attacker's cells once (the outsider's: none), then per victim less its own areas.
+    known_by = np.zeros((len(attackers) + 1, n), bool)
+    for k, attacker in enumerate(attackers):
+        known_by[k + 1] = np.isin(where, list(attacker.areas)) & movable
     flows = []
     for v, d, u in zip(victims, down, up, strict=True):
         mine = np.isin(where, list(below.get(where[v], (where[v],))))
-        masks: list[np.ndarray] = []
-        for attacker in attackers:
-            known = np.isin(where, list(attacker.areas)) & movable & ~mine
-            if known.any() and not any((known & ~m).sum() == 0 for m in masks):
-                masks = [m for m in masks if (m & ~known).any()] + [known]
-        if not masks:
-            masks = [np.zeros(len(where), bool)]
+        masks = known_by & ~mine
+        masks = masks[_maximal(masks)]
         for amount in (float(u), -float(d)):
             if amount:
                 flows += [(int(v), amount, known) for known in masks]
     return flows
+
+
+def _maximal(masks: np.ndarray) -> np.ndarray:
+    """Which rows of the boolean matrix ``masks`` are contained in no other row (the first of
+    equal rows is kept): the knowledge sets no other attacker's implies."""
+    m = masks.astype(np.int32)
+    inside = (m @ (1 - m).T) == 0  # [i, j]: row i is a subset of row j
+    equal = inside & inside.T
+    before = np.tri(len(m), len(m), -1, dtype=bool)  # [i, j]: j comes before i
+    return ~((inside & ~equal) | (equal & before)).any(axis=1)
 
 
 class _LP:

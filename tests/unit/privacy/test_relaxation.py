@@ -101,6 +101,8 @@ def test_guide_declines_units_without_primary_cells() -> None:
         ([], [set()]),
         # A subset of another attacker's knowledge is implied by it.
         ([{"B"}, {"B", "C"}], [{"B", "C"}]),
+        # Attackers who know the same cells need one flow.
+        ([{"B"}, {"B"}, {"C", "B"}, {"C"}], [{"B", "C"}]),
         # Incomparable knowledge: both kept; the victim's own area is never known.
         ([{"A", "B"}, {"C"}], [{"B"}, {"C"}]),
     ],
