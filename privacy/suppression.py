@@ -9,7 +9,10 @@ learns about the cell from its own published form).
 Complementary suppression works in three passes:
 
 1. A fast vectorised rule over the relations: a relation whose only non-constant cell is a
-   suppressed one gives that cell away, so one more cell of the relation is suppressed.
+   suppressed one gives that cell away, so one more cell of the relation is suppressed. Then
+   cycles (:mod:`privacy._moves`): for each primary cell some attacker could still narrow,
+   the cheapest move that attacker does not know is suppressed, until moves prove every cell
+   protected or none helps.
 2. The auditor (:func:`privacy.audit.audit`) then finds every primary cell some attacker can
    still narrow below the protection width; for each, one more cell is suppressed in the
    relation that pins it hardest, among the cells that attacker does not know. Repeat until
