@@ -40,6 +40,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
+from .audit import _dominated
 from .cells import Attacker, Relations
 
 __all__ = ["MAX_VARIABLES", "guide"]
@@ -145,21 +146,11 @@ def _flows(
     for v, d, u in zip(victims, down, up, strict=True):
         mine = np.isin(where, list(below.get(where[v], (where[v],))))
         masks = known_by & ~mine
-        masks = masks[_maximal(masks)]
+        masks = masks[~_dominated(masks)]  # the knowledge no other attacker's implies
         for amount in (float(u), -float(d)):
             if amount:
                 flows += [(int(v), amount, known) for known in masks]
     return flows
-
-
-def _maximal(masks: np.ndarray) -> np.ndarray:
-    """Which rows of the boolean matrix ``masks`` are contained in no other row (the first of
-    equal rows is kept): the knowledge sets no other attacker's implies."""
-    m = masks.astype(np.int32)
-    inside = (m @ (1 - m).T) == 0  # [i, j]: row i is a subset of row j
-    equal = inside & inside.T
-    before = np.tri(len(m), len(m), -1, dtype=bool)  # [i, j]: j comes before i
-    return ~((inside & ~equal) | (equal & before)).any(axis=1)
 
 
 class _LP:
